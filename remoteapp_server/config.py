@@ -1,0 +1,173 @@
+"""The traitlets configuration shared by the server extension, the hub service and the CLI.
+
+Operators write ``c.RemoteApp.<trait>`` once (in ``jupyter_server_config.py`` or
+``jupyter_remoteapp_config.py``) and every entry point builds the same core objects
+from it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from jupyter_core.paths import jupyter_data_dir
+from traitlets import Bool, Dict, Enum, Float, Int, Unicode, Union, default
+from traitlets.config import Configurable
+
+from .core.accounting import Accounting, open_accounting
+from .core.containers import PULL_POLICIES, AsyncDocker, ContainerManager, ContainerOptions
+from .core.images import DEFAULT_NAMESPACE
+
+
+def default_accounting_path() -> str:
+    """The embedded SQLite accounting file under the Jupyter data dir."""
+    return os.path.join(jupyter_data_dir(), "remoteapp", "remoteapp.sqlite")
+
+
+class RemoteApp(Configurable):
+    """Accounting, docker and container options of remoteapp."""
+
+    accounting_url = Unicode(
+        help="""Where users, applications and grants are stored.
+
+        Any SQLAlchemy URL (``sqlite:///...``, ``postgresql://...``), a path to an SQLite
+        file, or a path to a ``.csv`` file in the SimPhoNy-remote format (read-only).
+        Default: an SQLite file under the Jupyter data dir, created on first use.""",
+    ).tag(config=True)
+
+    @default("accounting_url")
+    def _default_accounting_url(self):
+        return os.environ.get("REMOTEAPP_DB") or default_accounting_path()
+
+    label_namespace = Unicode(
+        DEFAULT_NAMESPACE,
+        help="""Prefix of the docker labels that describe an application image
+        (``<prefix>ui_name``, ``<prefix>type``, ...) and of the run-info labels put on
+        containers. The default reads SimPhoNy-remote images unchanged.""",
+    ).tag(config=True)
+
+    realm = Unicode(
+        "remoteapp",
+        help="""Label value that marks the containers of this deployment. Servers sharing
+        a docker engine see each other's containers only when they share the realm.""",
+    ).tag(config=True)
+
+    docker_host = Unicode(
+        None,
+        allow_none=True,
+        help="""URL of the docker engine (``unix:///var/run/docker.sock``,
+        ``tcp://host:2376``). None: from the environment (``DOCKER_HOST``...).""",
+    ).tag(config=True)
+
+    docker_workers = Int(
+        8,
+        help="""Threads (and pooled HTTP connections) for docker calls, so that slow
+        calls such as pulls do not queue the others.""",
+    ).tag(config=True)
+
+    host_ip = Unicode(
+        "127.0.0.1",
+        help="""Host address container ports are published on. Keep it on loopback: the
+        authenticated proxy is the only way into a container.""",
+    ).tag(config=True)
+
+    network_name = Unicode(
+        None,
+        allow_none=True,
+        help="Docker network to attach the containers to (None: docker's default bridge).",
+    ).tag(config=True)
+
+    use_internal_ip = Bool(
+        False,
+        help="""Reach containers at their address on ``network_name`` instead of a port
+        published on ``host_ip`` (for a server that runs in a container itself).""",
+    ).tag(config=True)
+
+    mem_limit = Union(
+        [Int(), Unicode()],
+        allow_none=True,
+        default_value=None,
+        help="Memory limit per container: bytes or a docker string such as '2g'.",
+    ).tag(config=True)
+
+    cpu_limit = Float(
+        None,
+        allow_none=True,
+        help="CPU limit per container, in cores (0.5 = half a core).",
+    ).tag(config=True)
+
+    pull_policy = Enum(
+        PULL_POLICIES,
+        default_value="ifnotpresent",
+        help="""When to pull an application's image: ``ifnotpresent`` (pull when
+        missing), ``always``, ``never`` (fail when missing) or ``skip`` (do not check).""",
+    ).tag(config=True)
+
+    remove = Bool(
+        True,
+        help="Remove containers when they are stopped (False keeps them for inspection).",
+    ).tag(config=True)
+
+    name_template = Unicode(
+        "{realm}-{user}-{mapping_id}",
+        help="""Container name. ``{user}`` is the escaped user name (``[a-z0-9-]``),
+        ``{mapping_id}``, ``{realm}`` and ``{url_id}`` are available. Keep ``{user}`` and
+        ``{mapping_id}`` in it: docker then refuses a second container for the same
+        entry even from another server.""",
+    ).tag(config=True)
+
+    extra_create_kwargs = Dict(
+        help="Extra keyword arguments for docker-py's ``create_container``.",
+    ).tag(config=True)
+
+    extra_host_config = Dict(
+        help="Extra keyword arguments for docker-py's ``create_host_config``.",
+    ).tag(config=True)
+
+    home_source = Unicode(
+        "",
+        help="""Host directory mounted as the home of containers whose policy has
+        ``allow_home``; ``{user}`` is replaced by the user name. Empty: the server's
+        root directory in personal mode, no home otherwise.""",
+    ).tag(config=True)
+
+    home_target = Unicode(
+        "/workspace", help="Where the home is mounted inside containers."
+    ).tag(config=True)
+
+    start_timeout = Float(
+        60,
+        help="Seconds to wait for an application to answer HTTP 2xx at its URL after start.",
+    ).tag(config=True)
+
+    stop_timeout = Int(
+        5, help="Seconds an application gets to exit after SIGTERM before it is killed."
+    ).tag(config=True)
+
+    def open_accounting(self) -> Accounting:
+        return open_accounting(self.accounting_url)
+
+    def container_options(self, **overrides) -> ContainerOptions:
+        values = dict(
+            realm=self.realm,
+            namespace=self.label_namespace,
+            name_template=self.name_template,
+            host_ip=self.host_ip,
+            network_name=self.network_name,
+            use_internal_ip=self.use_internal_ip,
+            mem_limit=self.mem_limit,
+            cpu_limit=self.cpu_limit,
+            pull_policy=self.pull_policy,
+            remove=self.remove,
+            extra_create_kwargs=dict(self.extra_create_kwargs),
+            extra_host_config=dict(self.extra_host_config),
+            home_source=self.home_source,
+            home_target=self.home_target,
+            start_timeout=self.start_timeout,
+            stop_timeout=self.stop_timeout,
+        )
+        values.update(overrides)
+        return ContainerOptions(**values)
+
+    def container_manager(self, **overrides) -> ContainerManager:
+        docker = AsyncDocker(self.docker_host, max_workers=self.docker_workers)
+        return ContainerManager(docker, self.container_options(**overrides))

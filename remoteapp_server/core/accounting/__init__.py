@@ -1,0 +1,19 @@
+"""Accounting backends: SQL (SQLAlchemy, SQLite by default) and read-only CSV."""
+
+from .base import Accounting, Grant, Policy, parse_volume
+
+__all__ = ["Accounting", "Grant", "Policy", "open_accounting", "parse_volume"]
+
+
+def open_accounting(url: str, **kwargs) -> Accounting:
+    """Open the backend for ``url``: a ``.csv`` path is the CSV backend, anything else SQL.
+
+    A plain filesystem path (no ``://``) ending in something else is an SQLite file.
+    """
+    if url.endswith(".csv") and "://" not in url:
+        from .csv import CSVAccounting
+
+        return CSVAccounting(url)
+    from .sql import SQLAccounting
+
+    return SQLAccounting(url, **kwargs)

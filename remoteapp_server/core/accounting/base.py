@@ -1,0 +1,218 @@
+"""The accounting interface: who may run which application under which policy."""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from ..errors import BadRequest
+
+VOLUME_MODES = ("ro", "rw")
+
+# A docker image reference: [registry[:port]/]name[/name...][:tag][@digest]
+_IMAGE_RE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a grantee may run an application.
+
+    Empty strings mean "not set" for the volume fields and the license, so that two
+    policies with the same content always compare (and store) equal.
+    """
+
+    allow_home: bool = False
+    allow_view: bool = False
+    allow_common: bool = False
+    volume_source: str = ""
+    volume_target: str = ""
+    volume_mode: str = ""
+    app_license: str = ""
+    allow_startup_data: bool = False
+
+    def __post_init__(self):
+        vol = (self.volume_source, self.volume_target, self.volume_mode)
+        if any(vol) and not all(vol):
+            raise BadRequest(
+                "a policy volume needs a source, a target and a mode (ro or rw), "
+                f"got {':'.join(vol)!r}"
+            )
+        if self.volume_mode and self.volume_mode not in VOLUME_MODES:
+            raise BadRequest(f"volume mode must be 'ro' or 'rw', not {self.volume_mode!r}")
+        for path in (self.volume_source, self.volume_target):
+            if path and (not path.startswith("/") or "\0" in path or ":" in path):
+                raise BadRequest(f"volume paths must be absolute paths without ':', not {path!r}")
+        if self.volume_target and any(part == ".." for part in self.volume_target.split("/")):
+            raise BadRequest(f"volume target must not contain '..': {self.volume_target!r}")
+
+    @classmethod
+    def with_volume(cls, volume: str | None, **kwargs) -> Policy:
+        """Build a policy from a ``SOURCE:TARGET:MODE`` volume string (or None)."""
+        if not volume:
+            return cls(**kwargs)
+        return cls(
+            **kwargs,
+            **dict(
+                zip(
+                    ("volume_source", "volume_target", "volume_mode"),
+                    parse_volume(volume),
+                    strict=True,
+                )
+            ),
+        )
+
+    @property
+    def volume(self) -> str | None:
+        """The volume as ``SOURCE:TARGET:MODE``, or None."""
+        if not self.volume_source:
+            return None
+        return f"{self.volume_source}:{self.volume_target}:{self.volume_mode}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_volume(volume: str) -> tuple[str, str, str]:
+    """Split ``SOURCE:TARGET:MODE`` and validate it; raise BadRequest with a clear message."""
+    parts = volume.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise BadRequest(
+            f"invalid volume {volume!r}: expected SOURCE:TARGET:MODE, e.g. /data:/mnt/data:ro"
+        )
+    source, target, mode = parts
+    Policy(volume_source=source, volume_target=target, volume_mode=mode)  # validates
+    return source, target, mode
+
+
+def validate_image_name(image: str) -> str:
+    image = image.strip() if isinstance(image, str) else image
+    if not isinstance(image, str) or not image or len(image) > 512 or not _IMAGE_RE.match(image):
+        raise BadRequest(f"invalid docker image name: {image!r}")
+    return image
+
+
+def validate_user_name(name: str, what: str = "user") -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise BadRequest(f"invalid {what} name: {name!r}")
+    if any(ord(c) < 32 or c == "\x7f" for c in name):
+        raise BadRequest(f"{what} name must not contain control characters: {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One accounting entry: a user (or a JupyterHub group) may run ``image`` under ``policy``.
+
+    The same image granted under two policies gives two entries, each with its own
+    ``mapping_id``; the launcher shows both.
+    """
+
+    mapping_id: str
+    image: str
+    policy: Policy
+    user: str | None = None
+    group: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "mapping_id": self.mapping_id,
+            "image": self.image,
+            "user": self.user,
+            "group": self.group,
+            "policy": self.policy.to_dict(),
+        }
+
+
+class Accounting(abc.ABC):
+    """Storage of users, applications and grants.
+
+    Every method is synchronous and cheap; callers on an event loop may run them in
+    an executor. Implementations raise the errors of :mod:`remoteapp_server.core.errors`:
+    ``NotFound``, ``Exists``, ``BadRequest``, ``ReadOnly``, ``Unavailable``.
+    """
+
+    #: True when write methods raise ReadOnly.
+    read_only: bool = False
+
+    # users
+    @abc.abstractmethod
+    def create_user(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def remove_user(self, name: str) -> None:
+        """Remove the user and every grant made to them."""
+
+    @abc.abstractmethod
+    def list_users(self) -> list[str]: ...
+
+    # applications
+    @abc.abstractmethod
+    def create_application(self, image: str) -> None: ...
+
+    @abc.abstractmethod
+    def remove_application(self, image: str) -> None:
+        """Remove the application and every grant of it."""
+
+    @abc.abstractmethod
+    def list_applications(self) -> list[str]: ...
+
+    # grants
+    @abc.abstractmethod
+    def grant(
+        self, image: str, policy: Policy, *, user: str | None = None, group: str | None = None
+    ) -> Grant:
+        """Grant ``image`` under ``policy`` to exactly one of ``user`` or ``group``.
+
+        Granting what is granted already raises Exists.
+        """
+
+    @abc.abstractmethod
+    def revoke(
+        self, image: str, policy: Policy, *, user: str | None = None, group: str | None = None
+    ) -> None:
+        """Revoke the grant that matches exactly; NotFound when there is none."""
+
+    @abc.abstractmethod
+    def revoke_mapping(self, mapping_id: str) -> None:
+        """Revoke one grant by its mapping id; NotFound when there is none."""
+
+    @abc.abstractmethod
+    def revoke_all(
+        self, *, image: str | None = None, user: str | None = None, group: str | None = None
+    ) -> int:
+        """Revoke every grant matching all given selectors (every grant when none).
+
+        Returns how many grants were revoked.
+        """
+
+    @abc.abstractmethod
+    def list_grants(
+        self, *, image: str | None = None, user: str | None = None, group: str | None = None
+    ) -> list[Grant]: ...
+
+    @abc.abstractmethod
+    def grants_for_user(self, user: str, groups: Iterable[str] = ()) -> list[Grant]:
+        """What ``user`` may run: their own grants and those of the groups they belong to."""
+
+    def get_grant_for_user(self, mapping_id: str, user: str, groups: Sequence[str] = ()) -> Grant:
+        """The grant ``mapping_id`` if ``user`` may use it, else NotFound."""
+        from ..errors import NotFound
+
+        for grant in self.grants_for_user(user, groups):
+            if grant.mapping_id == mapping_id:
+                return grant
+        raise NotFound(f"no application with mapping id {mapping_id!r} is granted to {user!r}")
+
+    def close(self) -> None:  # noqa: B027 - a no-op is right for backends without connections
+        """Release connections."""
+
+    @staticmethod
+    def _one_grantee(user: str | None, group: str | None) -> None:
+        if (user is None) == (group is None):
+            raise BadRequest("a grant names exactly one user or one group")

@@ -1,0 +1,397 @@
+"""The SQL accounting backend: any SQLAlchemy database, SQLite by default.
+
+Every call opens its own short transaction and nothing is cached, so grants made by
+another process (the CLI, another single-user server) are visible at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Select, delete, select, union_all
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from ..errors import BadRequest, Exists, NotFound, Unavailable
+from . import migrate
+from .base import Accounting, Grant, Policy, validate_image_name, validate_user_name
+from .orm import (
+    MAX_LICENSE_LENGTH,
+    MAX_PATH_LENGTH,
+    AccountingEntry,
+    Application,
+    ApplicationPolicy,
+    HubGroup,
+    User,
+    database_url,
+    describe_url,
+    make_engine,
+    sqlite_access_hint,
+    sqlite_file,
+    writing,
+)
+
+log = logging.getLogger(__name__)
+
+_POLICY_FIELDS = (
+    "allow_home",
+    "allow_view",
+    "allow_common",
+    "volume_source",
+    "volume_target",
+    "volume_mode",
+    "app_license",
+    "allow_startup_data",
+)
+
+# Hints appended to the database's own error text, by what that text contains.
+_UNAVAILABLE_HINTS = {
+    "database is locked": "another process held the database lock for too long",
+    "no such table": migrate.UPGRADE_HINT,
+}
+
+
+class SQLAccounting(Accounting):
+    """Accounting in an SQL database.
+
+    ``url`` is an SQLAlchemy URL or a filesystem path (an SQLite file, created with its
+    directory on first use). ``auto_upgrade`` migrates the schema to the newest revision
+    when opening; it defaults to True for SQLite and False elsewhere, where a shared
+    database should be migrated once by the operator.
+    """
+
+    def __init__(self, url: str | URL, *, auto_upgrade: bool | None = None):
+        self.url = database_url(url)
+        self.display_url = describe_url(self.url)
+        is_sqlite = self.url.get_backend_name() == "sqlite"
+        if auto_upgrade is None:
+            auto_upgrade = is_sqlite
+        migrate.ensure_directory(self.url)
+        self._engine = make_engine(self.url)
+        self._write_engine = writing(self._engine)
+        try:
+            self._check_schema(auto_upgrade)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _check_schema(self, auto_upgrade: bool) -> None:
+        """Make sure the schema is the one this code expects, migrating if allowed."""
+        head = migrate.head_revision()
+        with self._transaction() as session:
+            current = MigrationContext.configure(session.connection()).get_current_revision()
+        if current == head:
+            return
+        if current is not None and current not in migrate.known_revisions():
+            raise Unavailable(
+                f"the accounting database {self.display_url} has schema revision {current}, "
+                "which this version of remoteapp does not know: upgrade remoteapp"
+            )
+        if not auto_upgrade:
+            state = "is empty" if current is None else f"is at schema revision {current}"
+            raise Unavailable(
+                f"the accounting database {self.display_url} {state}, not at the current "
+                f"schema revision {head}; {migrate.UPGRADE_HINT}"
+            )
+        log.info("migrating the accounting database %s to %s", self.display_url, head)
+        if sqlite_file(self.url) is None and self.url.get_backend_name() == "sqlite":
+            # In memory: the migration must run on this engine's one shared connection.
+            migrate.upgrade_engine(self._engine)
+        else:
+            migrate.upgrade(self.url)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # transactions
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool = False, conflict: str = "") -> Iterator[Session]:
+        """One transaction per operation; database errors become domain errors.
+
+        ``conflict`` is the message of the Exists raised when a unique constraint fails
+        (another process made the same change a moment earlier).
+        """
+        engine = self._write_engine if write else self._engine
+        try:
+            session = Session(engine, expire_on_commit=False, autoflush=False)
+            with session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise Exists(conflict or f"conflicting change: {exc.orig}") from exc
+        except DataError as exc:
+            raise BadRequest(f"invalid value for the accounting database: {exc.orig}") from exc
+        except DBAPIError as exc:
+            raise Unavailable(self._unavailable_message(exc)) from exc
+        except PoolTimeout as exc:
+            raise Unavailable(
+                f"the accounting database {self.display_url} is busy: no free connection"
+            ) from exc
+
+    def _unavailable_message(self, exc: DBAPIError) -> str:
+        cause = str(exc.orig).strip()
+        message = f"the accounting database {self.display_url} is unavailable: {cause}"
+        if "readonly database" in cause.lower() or "unable to open" in cause.lower():
+            hints = [sqlite_access_hint(self.url)]
+        else:
+            hints = [hint for key, hint in _UNAVAILABLE_HINTS.items() if key in cause.lower()]
+        if isinstance(exc, ProgrammingError) and not hints:
+            hints.append(migrate.UPGRADE_HINT)
+        return "; ".join([message, *filter(None, hints)])
+
+    # users
+
+    def create_user(self, name: str) -> None:
+        name = validate_user_name(name)
+        conflict = f"user {name!r} exists already"
+        with self._transaction(write=True, conflict=conflict) as session:
+            if session.scalar(select(User.id).where(User.name == name)) is not None:
+                raise Exists(conflict)
+            session.add(User(name=name))
+
+    def remove_user(self, name: str) -> None:
+        with self._transaction(write=True) as session:
+            result = session.execute(delete(User).where(User.name == name), _NO_SYNC)
+            if result.rowcount == 0:
+                raise NotFound(f"user {name!r} does not exist")
+
+    def list_users(self) -> list[str]:
+        with self._transaction() as session:
+            return list(session.scalars(select(User.name).order_by(User.name)))
+
+    # applications
+
+    def create_application(self, image: str) -> None:
+        image = validate_image_name(image)
+        conflict = f"application {image!r} exists already"
+        with self._transaction(write=True, conflict=conflict) as session:
+            if session.scalar(select(Application.id).where(Application.image == image)) is not None:
+                raise Exists(conflict)
+            session.add(Application(image=image))
+
+    def remove_application(self, image: str) -> None:
+        with self._transaction(write=True) as session:
+            statement = delete(Application).where(Application.image == image)
+            if session.execute(statement, _NO_SYNC).rowcount == 0:
+                raise NotFound(f"application {image!r} does not exist")
+
+    def list_applications(self) -> list[str]:
+        with self._transaction() as session:
+            return list(session.scalars(select(Application.image).order_by(Application.image)))
+
+    # grants
+
+    def grant(
+        self, image: str, policy: Policy, *, user: str | None = None, group: str | None = None
+    ) -> Grant:
+        self._one_grantee(user, group)
+        image = validate_image_name(image)
+        _check_policy(policy)
+        grantee = _grantee(user, group)
+        conflict = f"{image!r} is granted to {grantee} under this policy already"
+        with self._transaction(write=True, conflict=conflict) as session:
+            if user is not None:
+                user_id, group_id = _user_id(session, validate_user_name(user)), None
+            else:
+                user_id, group_id = None, _group_id(session, validate_user_name(group, "group"))
+            application_id = session.scalar(
+                select(Application.id).where(Application.image == image)
+            )
+            if application_id is None:
+                raise NotFound(
+                    f"application {image!r} does not exist; "
+                    f"create it with `jupyter remoteapp app create {image}`"
+                )
+            policy_id = _policy_id(session, policy)
+            same_grantee = (
+                AccountingEntry.user_id == user_id
+                if user_id is not None
+                else AccountingEntry.group_id == group_id
+            )
+            existing = select(AccountingEntry.mapping_id).where(
+                same_grantee,
+                AccountingEntry.application_id == application_id,
+                AccountingEntry.policy_id == policy_id,
+            )
+            if session.scalar(existing) is not None:
+                raise Exists(conflict)
+            mapping_id = uuid.uuid4().hex
+            session.add(
+                AccountingEntry(
+                    mapping_id=mapping_id,
+                    user_id=user_id,
+                    group_id=group_id,
+                    application_id=application_id,
+                    policy_id=policy_id,
+                )
+            )
+        return Grant(mapping_id=mapping_id, image=image, policy=policy, user=user, group=group)
+
+    def revoke(
+        self, image: str, policy: Policy, *, user: str | None = None, group: str | None = None
+    ) -> None:
+        self._one_grantee(user, group)
+        query = _grants_query(image=image, user=user, group=group).where(
+            *(
+                getattr(ApplicationPolicy, field) == getattr(policy, field)
+                for field in _POLICY_FIELDS
+            )
+        )
+        with self._transaction(write=True) as session:
+            mapping_id = session.scalar(query.with_only_columns(AccountingEntry.mapping_id))
+            if mapping_id is None:
+                raise NotFound(
+                    f"{image!r} is not granted to {_grantee(user, group)} under this policy"
+                )
+            session.execute(delete(AccountingEntry).where(AccountingEntry.mapping_id == mapping_id))
+
+    def revoke_mapping(self, mapping_id: str) -> None:
+        with self._transaction(write=True) as session:
+            statement = delete(AccountingEntry).where(AccountingEntry.mapping_id == mapping_id)
+            if session.execute(statement, _NO_SYNC).rowcount == 0:
+                raise NotFound(f"no grant with mapping id {mapping_id!r}")
+
+    def revoke_all(
+        self, *, image: str | None = None, user: str | None = None, group: str | None = None
+    ) -> int:
+        statement = delete(AccountingEntry)
+        if image is not None:
+            ids = select(Application.id).where(Application.image == image)
+            statement = statement.where(AccountingEntry.application_id.in_(ids))
+        if user is not None:
+            statement = statement.where(
+                AccountingEntry.user_id.in_(select(User.id).where(User.name == user))
+            )
+        if group is not None:
+            statement = statement.where(
+                AccountingEntry.group_id.in_(select(HubGroup.id).where(HubGroup.name == group))
+            )
+        with self._transaction(write=True) as session:
+            return session.execute(statement, _NO_SYNC).rowcount
+
+    def list_grants(
+        self, *, image: str | None = None, user: str | None = None, group: str | None = None
+    ) -> list[Grant]:
+        with self._transaction() as session:
+            return [_to_grant(row) for row in session.execute(_grants_query(image, user, group))]
+
+    def grants_for_user(self, user: str, groups: Iterable[str] = ()) -> list[Grant]:
+        """One query; the mapping ids come from the grantee indexes, not from a table scan.
+
+        (Written as ``user_id = ... OR group_id IN ...``, SQLite scans every grant.)
+        """
+        mapping_ids = select(AccountingEntry.mapping_id).where(
+            AccountingEntry.user_id == select(User.id).where(User.name == user).scalar_subquery()
+        )
+        groups = sorted(set(groups))
+        if groups:
+            of_groups = select(AccountingEntry.mapping_id).where(
+                AccountingEntry.group_id.in_(select(HubGroup.id).where(HubGroup.name.in_(groups)))
+            )
+            mapping_ids = union_all(mapping_ids, of_groups)
+        query = _grants_query().where(AccountingEntry.mapping_id.in_(mapping_ids))
+        with self._transaction() as session:
+            return [_to_grant(row) for row in session.execute(query)]
+
+
+# ORM-enabled DELETE: the session holds no objects to keep in sync, skip looking for them.
+_NO_SYNC = {"synchronize_session": False}
+
+
+def _grantee(user: str | None, group: str | None) -> str:
+    return f"user {user!r}" if user is not None else f"group {group!r}"
+
+
+def _check_policy(policy: Policy) -> None:
+    """Refuse what is not a Policy, or values longer than the columns hold."""
+    if not isinstance(policy, Policy):
+        raise BadRequest(f"a grant needs a Policy, not {type(policy).__name__}")
+    for field, limit in (
+        ("volume_source", MAX_PATH_LENGTH),
+        ("volume_target", MAX_PATH_LENGTH),
+        ("app_license", MAX_LICENSE_LENGTH),
+    ):
+        if len(getattr(policy, field)) > limit:
+            raise BadRequest(f"policy {field} is longer than {limit} characters")
+
+
+def _user_id(session: Session, name: str) -> int:
+    user_id = session.scalar(select(User.id).where(User.name == name))
+    if user_id is None:
+        raise NotFound(
+            f"user {name!r} does not exist; create it with `jupyter remoteapp user create {name}`"
+        )
+    return user_id
+
+
+def _group_id(session: Session, name: str) -> int:
+    """The id of the group, created on demand: groups live in JupyterHub, not here."""
+    return _get_or_create(
+        session, select(HubGroup.id).where(HubGroup.name == name), HubGroup(name=name)
+    )
+
+
+def _policy_id(session: Session, policy: Policy) -> int:
+    """The id of the row with this policy's content; stored once, shared by grants."""
+    values = {field: getattr(policy, field) for field in _POLICY_FIELDS}
+    query = select(ApplicationPolicy.id).where(
+        *(getattr(ApplicationPolicy, field) == value for field, value in values.items())
+    )
+    return _get_or_create(session, query, ApplicationPolicy(**values))
+
+
+def _get_or_create(session: Session, query: Select, row: HubGroup | ApplicationPolicy) -> int:
+    """Find a row by ``query`` or insert ``row``; survives a concurrent insert of the same."""
+    found = session.scalar(query)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+        return row.id
+    except IntegrityError:
+        found = session.scalar(query)
+        if found is None:
+            raise
+        return found
+
+
+def _grants_query(
+    image: str | None = None, user: str | None = None, group: str | None = None
+) -> Select:
+    """All grant columns joined, optionally filtered, in a stable order."""
+    query = (
+        select(
+            AccountingEntry.mapping_id,
+            Application.image,
+            User.name.label("user"),
+            HubGroup.name.label("group"),
+            *(getattr(ApplicationPolicy, field) for field in _POLICY_FIELDS),
+        )
+        .join(Application, AccountingEntry.application_id == Application.id)
+        .join(ApplicationPolicy, AccountingEntry.policy_id == ApplicationPolicy.id)
+        .outerjoin(User, AccountingEntry.user_id == User.id)
+        .outerjoin(HubGroup, AccountingEntry.group_id == HubGroup.id)
+        .order_by(Application.image, AccountingEntry.mapping_id)
+    )
+    if image is not None:
+        query = query.where(Application.image == image)
+    if user is not None:
+        query = query.where(User.name == user)
+    if group is not None:
+        query = query.where(HubGroup.name == group)
+    return query
+
+
+def _to_grant(row) -> Grant:
+    policy = Policy(**{field: getattr(row, field) for field in _POLICY_FIELDS})
+    return Grant(
+        mapping_id=row.mapping_id, image=row.image, policy=policy, user=row.user, group=row.group
+    )

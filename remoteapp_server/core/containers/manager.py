@@ -1,0 +1,476 @@
+"""Start, stop, find and read the logs of application containers.
+
+The manager keeps no state of its own beyond the operations in flight: every container
+carries ``<namespace>runinfo.*`` labels and is found again through them, so a new
+manager (a restarted server) sees every container a previous one started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..accounting.base import Grant, validate_image_name
+from ..errors import BadRequest, Exists, NotFound, OperationInProgress, Unavailable
+from ..images import DEFAULT_NAMESPACE, Image, image_from_labels, is_remoteapp_image
+from .docker import AsyncDocker, DockerEngineError
+from .model import ACTIVE_STATES, Container, iso_from_epoch
+from .naming import escape_name
+from .readiness import StartFailed, wait_until_ready
+
+log = logging.getLogger(__name__)
+
+PULL_POLICIES = ("ifnotpresent", "always", "never", "skip")
+ProgressCallback = Callable[[dict[str, Any]], Any]
+
+
+@dataclass
+class ContainerOptions:
+    """Container options, as DockerSpawner/SwarmSpawner name them."""
+
+    realm: str = "remoteapp"
+    namespace: str = DEFAULT_NAMESPACE
+    #: ``{user}`` (escaped), ``{mapping_id}``, ``{realm}`` and ``{url_id}`` are replaced.
+    #: Keeping user and mapping id in the name makes docker itself refuse a second
+    #: container for the same entry, even from another server process.
+    name_template: str = "{realm}-{user}-{mapping_id}"
+    host_ip: str = "127.0.0.1"
+    network_name: str | None = None
+    use_internal_ip: bool = False
+    mem_limit: str | int | None = None
+    cpu_limit: float | None = None
+    pull_policy: str = "ifnotpresent"
+    remove: bool = True
+    extra_create_kwargs: dict[str, Any] = field(default_factory=dict)
+    extra_host_config: dict[str, Any] = field(default_factory=dict)
+    #: host directory mounted as the home when a policy allows it; ``{user}`` is replaced.
+    #: Empty: no home is available and starting an app whose policy wants one fails.
+    home_source: str = ""
+    home_target: str = "/workspace"
+    start_timeout: float = 60
+    stop_timeout: int = 5
+    container_port: int | None = None
+
+    def __post_init__(self):
+        if self.pull_policy not in PULL_POLICIES:
+            raise BadRequest(
+                f"pull_policy must be one of {', '.join(PULL_POLICIES)}, not {self.pull_policy!r}"
+            )
+
+    def label(self, key: str) -> str:
+        return f"{self.namespace}runinfo.{key}"
+
+
+class ContainerManager:
+    def __init__(self, docker: AsyncDocker, options: ContainerOptions | None = None):
+        self.docker = docker
+        self.options = options or ContainerOptions()
+        self._starting: set[tuple[str, str]] = set()
+        self._stopping: set[str] = set()
+
+    # ---------------------------------------------------------------- images
+    async def list_images(self) -> list[Image]:
+        """Local docker images that carry the remoteapp labels, one entry per tag."""
+        summaries = await self.docker.call("images")
+        images = []
+        for summary in summaries:
+            labels = summary.get("Labels") or {}
+            if not is_remoteapp_image(labels, self.options.namespace):
+                continue
+            for tag in summary.get("RepoTags") or []:
+                if tag != "<none>:<none>":
+                    images.append(image_from_labels(tag, labels, self.options.namespace))
+        return sorted(images, key=lambda image: image.name)
+
+    async def get_image(self, name: str) -> Image:
+        """The image ``name`` read from its labels; NotFound when docker does not have it."""
+        info = await self._inspect_image(name)
+        return image_from_labels(name, info["Config"].get("Labels"), self.options.namespace)
+
+    async def _inspect_image(self, name: str) -> dict[str, Any]:
+        validate_image_name(name)
+        try:
+            return await self.docker.call("inspect_image", name)
+        except NotFound:
+            raise NotFound(f"docker image {name!r} is not available on this host") from None
+
+    async def _ensure_image(self, name: str, progress: ProgressCallback | None) -> dict | None:
+        """Make the image available according to the pull policy; return its inspect data."""
+        policy = self.options.pull_policy
+        if policy == "skip":
+            return None
+        if policy != "always":
+            try:
+                return await self._inspect_image(name)
+            except NotFound:
+                if policy == "never":
+                    raise NotFound(
+                        f"docker image {name!r} is not on this host and pull_policy is 'never'"
+                    ) from None
+        await self._pull(name, progress)
+        return await self._inspect_image(name)
+
+    async def _pull(self, name: str, progress: ProgressCallback | None) -> None:
+        repo, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "")
+        loop = asyncio.get_running_loop()
+        await _report(progress, "pulling", f"pulling {name}")
+
+        def pull(client):
+            last = 0.0
+            for event in client.pull(repo, tag=tag or "latest", stream=True, decode=True):
+                if "error" in event:
+                    raise BadRequest(f"pulling {name} failed: {event['error']}")
+                now = time.monotonic()
+                if progress is not None and now - last > 0.2:
+                    last = now
+                    loop.call_soon_threadsafe(
+                        _fire, progress, {"stage": "pulling", "message": _pull_text(event)}
+                    )
+
+        try:
+            await self.docker.run(pull)
+        except NotFound as exc:
+            raise NotFound(f"pulling {name} failed: {exc.message}") from None
+        except DockerEngineError as exc:  # registry unreachable, authentication, ...
+            raise Unavailable(f"pulling {name} failed: {exc.message}") from None
+
+    # ------------------------------------------------------------ containers
+    async def list(
+        self,
+        *,
+        user: str | None = None,
+        mapping_id: str | None = None,
+        url_id: str | None = None,
+    ) -> list[Container]:
+        """Containers of this realm, filtered by owner, mapping id and/or url id."""
+        filters = [f"{self.options.label('realm')}={self.options.realm}"]
+        for key, value in (("user", user), ("mapping_id", mapping_id), ("url_id", url_id)):
+            if value is not None:
+                filters.append(f"{self.options.label(key)}={value}")
+        summaries = await self.docker.call("containers", all=True, filters={"label": filters})
+        containers = [self._from_summary(s) for s in summaries]
+        # docker label filters match exactly, but be strict about what we return anyway
+        return sorted(
+            (
+                c
+                for c in containers
+                if c is not None
+                and (user is None or c.user == user)
+                and (mapping_id is None or c.mapping_id == mapping_id)
+                and (url_id is None or c.url_id == url_id)
+            ),
+            key=lambda c: (c.started_at, c.url_id),
+        )
+
+    async def get(self, url_id: str, *, user: str | None = None) -> Container:
+        """The container ``url_id`` (of ``user`` when given); NotFound otherwise.
+
+        Another user's container is NotFound too: its existence is nobody else's business.
+        """
+        if not isinstance(url_id, str) or not url_id.isalnum() or len(url_id) > 64:
+            raise NotFound(f"no container {url_id!r}")
+        found = await self.list(url_id=url_id, user=user)
+        if not found:
+            raise NotFound(f"no container {url_id!r}")
+        return found[0]
+
+    def _from_summary(self, summary: dict[str, Any]) -> Container | None:
+        labels = summary.get("Labels") or {}
+        opts = self.options
+        try:
+            runinfo = {
+                k: labels[opts.label(k)] for k in ("user", "mapping_id", "url_id", "urlpath")
+            }
+        except KeyError:
+            return None
+        image = image_from_labels(summary.get("Image", ""), labels, opts.namespace)
+        host, port = self._address(summary)
+        names = summary.get("Names") or [""]
+        return Container(
+            docker_id=summary["Id"],
+            name=names[0].lstrip("/"),
+            image=labels.get(opts.label("image"), summary.get("Image", "")),
+            realm=labels.get(opts.label("realm"), ""),
+            state=summary.get("State", ""),
+            started_at=iso_from_epoch(summary.get("Created")),
+            ui_name=image.ui_name,
+            type=image.type,
+            host=host,
+            port=port,
+            **runinfo,
+        )
+
+    def _address(self, summary: dict[str, Any]) -> tuple[str | None, int | None]:
+        labels = summary.get("Labels") or {}
+        try:
+            container_port = int(labels.get(self.options.label("port"), "0"))
+        except ValueError:
+            container_port = 0
+        if self.options.use_internal_ip:
+            networks = (summary.get("NetworkSettings") or {}).get("Networks") or {}
+            net = networks.get(self.options.network_name or "", None) or next(
+                iter(networks.values()), {}
+            )
+            ip = (net or {}).get("IPAddress")
+            return (ip or None), (container_port or None)
+        for port in summary.get("Ports") or []:
+            if port.get("PublicPort") and port.get("PrivatePort") == container_port:
+                ip = port.get("IP") or "127.0.0.1"
+                if ip in ("0.0.0.0", "::"):
+                    ip = "127.0.0.1"
+                return ip, int(port["PublicPort"])
+        return None, None
+
+    async def start(
+        self,
+        *,
+        user: str,
+        grant: Grant,
+        base_url: str,
+        configurables: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Container:
+        """Start ``grant``'s application for ``user`` and wait until it answers.
+
+        ``base_url`` is the user's server base path (``/user/alice/``); the app serves at
+        ``{base_url}remoteapp/containers/{url_id}/``. Any failure removes the container.
+        """
+        key = (user, grant.mapping_id)
+        if key in self._starting:
+            raise OperationInProgress(f"{grant.image} is already being started for {user}")
+        self._starting.add(key)
+        try:
+            return await self._start(user, grant, base_url, configurables, progress)
+        finally:
+            self._starting.discard(key)
+
+    async def _start(self, user, grant, base_url, configurables, progress) -> Container:
+        opts = self.options
+        existing = await self.list(user=user, mapping_id=grant.mapping_id)
+        active = [c for c in existing if c.state in ACTIVE_STATES]
+        if active:
+            raise Exists(f"{grant.image} is already running for {user} at {active[0].urlpath}")
+        for leftover in existing:  # stopped, kept because remove=False: make room for the name
+            await self._remove(leftover.docker_id)
+
+        await _report(progress, "image", f"checking image {grant.image}")
+        info = await self._ensure_image(grant.image, progress)
+        labels = (info or {}).get("Config", {}).get("Labels") or {}
+        image = image_from_labels(grant.image, labels, opts.namespace)
+        env = image.configurables_env(configurables, grant.policy)
+        mounts = self._mounts(user, grant)
+        port = opts.container_port or _exposed_port(info) or 8888
+
+        url_id = secrets.token_hex(16)
+        base_user_url = "/" + base_url.strip("/") + "/remoteapp" if base_url.strip("/") else "/remoteapp"
+        urlpath = f"{base_user_url}/containers/{url_id}/"
+        env.update(
+            JPY_USER=user,
+            JPY_BASE_USER_URL=base_user_url,
+            USER=user,
+            URL_ID=url_id,
+        )
+        if grant.policy.app_license:
+            env["APP_LICENSE"] = grant.policy.app_license
+        run_labels = {
+            opts.label("user"): user,
+            opts.label("mapping_id"): grant.mapping_id,
+            opts.label("url_id"): url_id,
+            opts.label("urlpath"): urlpath,
+            opts.label("realm"): opts.realm,
+            opts.label("image"): grant.image,
+            opts.label("port"): str(port),
+        }
+        name = opts.name_template.format(
+            user=escape_name(user), mapping_id=grant.mapping_id, realm=opts.realm, url_id=url_id
+        )
+        await _report(progress, "creating", f"creating container {name}")
+        container_id = await self._create(name, grant.image, env, run_labels, mounts, port)
+        try:
+            await _report(progress, "starting", "starting container")
+            await self.docker.call("start", container_id)
+            container = await self.get(url_id, user=user)
+            if container.target is None:
+                raise StartFailed(f"container {name} has no reachable address")
+            await _report(progress, "waiting", f"waiting for the application at {urlpath}")
+            await wait_until_ready(
+                container.target + urlpath,
+                timeout=opts.start_timeout,
+                still_running=lambda: self._still_running(container_id),
+            )
+        except BaseException as exc:
+            await self._discard_failed(container_id, name, exc)
+            raise
+        await _report(progress, "ready", "ready")
+        return await self.get(url_id, user=user)
+
+    async def _create(self, name, image, env, labels, mounts, port) -> str:
+        opts = self.options
+        host_config: dict[str, Any] = {
+            "mounts": mounts,
+            "init": True,
+            "security_opt": ["no-new-privileges"],
+        }
+        if not opts.use_internal_ip:
+            host_config["port_bindings"] = {port: (opts.host_ip,)}
+        if opts.network_name:
+            host_config["network_mode"] = opts.network_name
+        if opts.mem_limit is not None:
+            host_config["mem_limit"] = opts.mem_limit
+        if opts.cpu_limit is not None:
+            host_config["nano_cpus"] = int(opts.cpu_limit * 1e9)
+        host_config.update(opts.extra_host_config)
+
+        def create(client):
+            create_kwargs = {
+                "image": image,
+                "name": name,
+                "environment": env,
+                "labels": labels,
+                "ports": [port],
+                "host_config": client.create_host_config(**host_config),
+            }
+            create_kwargs.update(opts.extra_create_kwargs)
+            return client.create_container(**create_kwargs)["Id"]
+
+        try:
+            return await self.docker.run(create)
+        except Exists:
+            raise OperationInProgress(
+                f"a container for {image} already exists for this user (another server may be "
+                "starting it); try again in a moment"
+            ) from None
+
+    def _mounts(self, user: str, grant: Grant) -> list:
+        """Bind mounts of the policy; missing host paths are refused, never created."""
+        opts = self.options
+        policy = grant.policy
+        mounts = []
+        if policy.allow_home:
+            if not opts.home_source:
+                raise BadRequest(
+                    "the policy of this application mounts your home, but this server has no "
+                    "home directory for containers configured (c.RemoteApp.home_source)"
+                )
+            source = opts.home_source.format(user=user)
+            mounts.append(self._bind(source, opts.home_target, read_only=False, what="home"))
+        if policy.volume_source:
+            if policy.allow_home and policy.volume_target == opts.home_target:
+                raise BadRequest(f"the policy volume target {opts.home_target} is the home's")
+            mounts.append(
+                self._bind(
+                    policy.volume_source,
+                    policy.volume_target,
+                    read_only=policy.volume_mode != "rw",
+                    what="volume",
+                )
+            )
+        return mounts
+
+    @staticmethod
+    def _bind(source: str, target: str, *, read_only: bool, what: str):
+        from docker.types import Mount
+
+        if not os.path.isabs(source) or not os.path.exists(source):
+            raise BadRequest(
+                f"the {what} path {source!r} does not exist on the docker host; "
+                "it is not created automatically, ask an administrator to create it"
+            )
+        return Mount(target=target, source=source, type="bind", read_only=read_only)
+
+    async def _still_running(self, container_id: str) -> str | None:
+        """None while the container runs; otherwise why it stopped, with its last log lines."""
+        info = await self.docker.call("inspect_container", container_id)
+        state = info.get("State") or {}
+        if state.get("Running"):
+            return None
+        logs = await self.docker.call("logs", container_id, tail=20)
+        tail = logs.decode("utf-8", "replace").strip()
+        return f"the application exited with code {state.get('ExitCode')}" + (
+            f"; its last output:\n{tail}" if tail else ""
+        )
+
+    async def _discard_failed(self, container_id: str, name: str, exc: BaseException) -> None:
+        log.warning("start of %s failed (%s); removing the container", name, exc)
+        try:
+            await asyncio.shield(self._remove(container_id))
+        except Exception:  # the original error matters more
+            log.exception("could not remove the failed container %s", name)
+
+    async def _remove(self, container_id: str) -> None:
+        try:
+            await self.docker.call("remove_container", container_id, force=True, v=True)
+        except NotFound:
+            pass
+
+    async def stop(self, url_id: str, *, user: str | None = None, missing_ok: bool = True) -> bool:
+        """Stop (and, with ``remove``, remove) a container; True if one was stopped.
+
+        Idempotent: an absent container is False, or NotFound with ``missing_ok=False``.
+        """
+        if url_id in self._stopping:
+            raise OperationInProgress(f"container {url_id} is already being stopped")
+        self._stopping.add(url_id)
+        try:
+            try:
+                container = await self.get(url_id, user=user)
+            except NotFound:
+                if missing_ok:
+                    return False
+                raise
+            try:
+                if container.state in ACTIVE_STATES:
+                    await self.docker.call(
+                        "stop", container.docker_id, timeout=self.options.stop_timeout
+                    )
+                if self.options.remove:
+                    await self._remove(container.docker_id)
+            except NotFound:
+                pass  # removed meanwhile (auto-remove, another server): that is what we wanted
+            return True
+        finally:
+            self._stopping.discard(url_id)
+
+    async def logs(self, url_id: str, *, user: str | None = None, tail: int = 1000) -> str:
+        """The last ``tail`` lines of the container's output (stdout and stderr)."""
+        if not isinstance(tail, int) or tail < 1:
+            raise BadRequest("tail must be a positive number of lines")
+        container = await self.get(url_id, user=user)
+        raw = await self.docker.call("logs", container.docker_id, tail=tail)
+        return raw.decode("utf-8", "replace")
+
+
+def _exposed_port(info: dict | None) -> int | None:
+    exposed = ((info or {}).get("Config") or {}).get("ExposedPorts") or {}
+    ports = sorted(int(p.split("/")[0]) for p in exposed if p.endswith("/tcp"))
+    if 8888 in ports:
+        return 8888
+    return ports[0] if ports else None
+
+
+def _pull_text(event: dict[str, Any]) -> str:
+    parts = [event.get("id", ""), event.get("status", ""), event.get("progress", "")]
+    return " ".join(p for p in parts if p)
+
+
+def _fire(progress: ProgressCallback, event: dict[str, Any]) -> None:
+    try:
+        result = progress(event)
+        if asyncio.iscoroutine(result):
+            asyncio.ensure_future(result)
+    except Exception:
+        log.exception("progress callback failed")
+
+
+async def _report(progress: ProgressCallback | None, stage: str, message: str) -> None:
+    if progress is None:
+        return
+    result = progress({"stage": stage, "message": message})
+    if asyncio.iscoroutine(result):
+        await result

@@ -1,0 +1,88 @@
+"""Wait until an application answers HTTP 2xx at its url path."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from ..errors import RemoteAppError
+
+
+class StartFailed(RemoteAppError):
+    """The container started but the application did not come up."""
+
+    status = 502
+
+
+async def http_status(url: str, timeout: float = 2.0) -> int | None:
+    """The status code of ``GET url`` (HTTP/1.1, no body read), or None if no answer.
+
+    Plain asyncio streams: this is the hot loop of every start, so no client object,
+    no pool, no redirects. docker-proxy accepts connections before the app listens and
+    closes them at once; that reads as "no answer".
+    """
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, parts.port or 80), timeout
+        )
+    except (OSError, asyncio.TimeoutError):
+        return None
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n"
+            "User-Agent: remoteapp-readiness\r\n\r\n".encode("latin-1")
+        )
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return None
+    finally:
+        writer.close()
+    fields = line.split()
+    if len(fields) >= 2 and fields[0].startswith(b"HTTP/") and fields[1].isdigit():
+        return int(fields[1])
+    return None
+
+
+async def wait_until_ready(
+    url: str,
+    *,
+    timeout: float,
+    still_running: Callable[[], Awaitable[str | None]],
+    check_every: float = 1.0,
+) -> None:
+    """Poll ``url`` until it answers 2xx.
+
+    Raises StartFailed when ``timeout`` passes or when ``still_running()`` reports that
+    the container stopped (its message says why). Polls fast at first (most apps come up
+    within a second), then backs off to 0.25 s.
+    """
+    deadline = time.monotonic() + timeout
+    next_check = time.monotonic() + check_every
+    delay = 0.02
+    last_status = None
+    while True:
+        status = await http_status(url)
+        if status is not None and 200 <= status < 300:
+            return
+        last_status = status if status is not None else last_status
+        now = time.monotonic()
+        if now >= next_check:
+            next_check = now + check_every
+            why = await still_running()
+            if why:
+                raise StartFailed(why)
+        if now >= deadline:
+            answer = f"the last answer was HTTP {last_status}" if last_status else "no answer"
+            raise StartFailed(
+                f"the application did not answer at {urlsplit(url).path} within "
+                f"{timeout:g} s ({answer})"
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.25)

@@ -1,0 +1,117 @@
+"""Shared fixtures: a real docker engine, the locally built demo images, a test realm."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import uuid
+
+import docker
+import pytest
+import pytest_asyncio
+
+from remoteapp_server.core.accounting import Grant, Policy
+from remoteapp_server.core.containers import AsyncDocker, ContainerManager, ContainerOptions
+
+WEBAPP = "remoteapp/demo-webapp:latest"
+VNCAPP = "remoteapp/demo-vnc:latest"
+NAMESPACE = "eu.simphony-project.docker."
+
+#: containers of a test run carry their own realm, so cleanup never touches anything else
+REALM = f"remoteapp-test-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # the suite is about real docker: say so loudly
+        pytest.fail(f"a docker engine is required for these tests ({exc}); run .ci/run")
+    for tag in (WEBAPP, VNCAPP):
+        try:
+            client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"test image {tag} is missing: build it with images/build")
+    yield client
+    for container in client.containers.list(
+        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
+    ):
+        container.remove(force=True)
+    client.close()
+
+
+@pytest.fixture
+def options():
+    return ContainerOptions(realm=REALM, start_timeout=30, stop_timeout=2)
+
+
+@pytest_asyncio.fixture
+async def manager(docker_client, options):
+    manager = ContainerManager(AsyncDocker(), options)
+    yield manager
+    for container in await manager.list():
+        await manager.stop(container.url_id)
+    manager.docker.close()
+
+
+def make_grant(image: str = WEBAPP, policy: Policy | None = None, user: str = "alice") -> Grant:
+    return Grant(
+        mapping_id=uuid.uuid4().hex, image=image, policy=policy or Policy(), user=user
+    )
+
+
+@pytest.fixture
+def derived_image(docker_client):
+    """Build ``FROM <demo image>`` + extra Dockerfile lines, in well under a second."""
+    import io
+
+    made = []
+
+    def build(lines: str, base: str = WEBAPP) -> str:
+        tag = f"remoteapp-test/derived-{uuid.uuid4().hex[:12]}:latest"
+        dockerfile = f"FROM {base}\n{lines}\n".encode()
+        docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
+        made.append(tag)
+        return tag
+
+    yield build
+    for tag in made:
+        docker_client.images.remove(tag, force=True)
+
+
+async def rfb_server_init(ws_url: str) -> tuple[bytes, int, int]:
+    """Do an RFB 3.8 handshake (security None) over a websocket.
+
+    Returns the server's version line and the framebuffer width and height from its
+    ServerInit message: what a VNC viewer sees.
+    """
+    from tornado.websocket import websocket_connect
+
+    conn = await websocket_connect(ws_url, subprotocols=["binary"])
+    buffer = bytearray()
+
+    async def read(count: int) -> bytes:
+        while len(buffer) < count:
+            message = await asyncio.wait_for(conn.read_message(), 10)
+            if message is None:
+                raise ConnectionError("websocket closed during the RFB handshake")
+            buffer.extend(message if isinstance(message, bytes) else message.encode())
+        data = bytes(buffer[:count])
+        del buffer[:count]
+        return data
+
+    try:
+        version = await read(12)
+        await conn.write_message(b"RFB 003.008\n", binary=True)
+        (count,) = await read(1)
+        types = await read(count)
+        assert 1 in types, f"security type None not offered: {list(types)}"
+        await conn.write_message(b"\x01", binary=True)
+        assert await read(4) == b"\x00\x00\x00\x00", "security handshake failed"
+        await conn.write_message(b"\x01", binary=True)  # ClientInit, shared
+        width, height = struct.unpack(">HH", await read(4))
+        return version, width, height
+    finally:
+        conn.close()
