@@ -8,6 +8,8 @@ configuration the server uses. Errors are one line on stderr and a non-zero exit
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
 import sys
 
 from jupyter_core.application import JupyterApp
@@ -15,6 +17,7 @@ from traitlets import Bool, Unicode
 from traitlets.config import Application
 
 from . import __version__
+from .client import RemoteAppClient, RemoteAppClientError, save_login
 from .config import RemoteApp
 from .core.accounting import Policy
 from .core.errors import RemoteAppError
@@ -54,6 +57,9 @@ class Command(JupyterApp):
             self.exit(2)
         except RemoteAppError as exc:
             print(f"jupyter remoteapp: error: {exc.message}", file=sys.stderr)
+            self.exit(1)
+        except RemoteAppClientError as exc:
+            print(f"jupyter remoteapp: error: {exc}", file=sys.stderr)
             self.exit(1)
 
     def run(self) -> None:
@@ -352,6 +358,118 @@ class Images(Command):
             print(f"{image.name}\t{image.type}\t{image.ui_name}")
 
 
+# ------------------------------------------------------------------ REST (a running server)
+class RestCommand(Command):
+    """Talks to a running server's REST API, as the user whose token it holds."""
+
+    url = Unicode(
+        None,
+        allow_none=True,
+        help="""URL of the Jupyter server, with its base path (e.g.
+        https://hub.example.org/user/alice/). Default: $REMOTEAPP_URL, the JupyterHub
+        environment, the login file, or the Jupyter server running on this machine.""",
+    ).tag(config=True)
+    token = Unicode(
+        None,
+        allow_none=True,
+        help="API token (default: $REMOTEAPP_TOKEN, $JUPYTERHUB_API_TOKEN or the login file).",
+    ).tag(config=True)
+    aliases = {
+        "url": "RestCommand.url",
+        "token": "RestCommand.token",
+        "log-level": "Application.log_level",
+    }
+
+    def client(self) -> RemoteAppClient:
+        return RemoteAppClient(self.url, self.token)
+
+
+class Available(RestCommand):
+    name = "available"
+    description = "List the applications you may start, with their mapping ids."
+    usage_line = "available [--url URL]"
+
+    def run(self):
+        self.args(0, "no argument")
+        for entry in self.client().applications():
+            image = entry["image"]
+            running = f"  running: {', '.join(entry['containers'])}" if entry["containers"] else ""
+            print(f"{entry['mapping_id']}  {image['name']}  {image['ui_name']}{running}")
+
+
+class Start(RestCommand):
+    name = "start"
+    description = "Start an application and print its URL when it is ready."
+    usage_line = "start MAPPING_ID [--resolution WxH] [--url URL]"
+    resolution = Unicode(None, allow_none=True, help="Display size, e.g. 1280x800.").tag(
+        config=True
+    )
+    aliases = dict(RestCommand.aliases, resolution="Start.resolution")
+
+    def run(self):
+        (mapping_id,) = self.args(1, "MAPPING_ID")
+        client = self.client()
+        container = client.start(
+            mapping_id,
+            resolution=self.resolution,
+            progress=lambda event: print(f"{event['stage']}: {event['message']}",
+                                         file=sys.stderr),
+        )
+        print(client.url(container))
+
+
+class Running(RestCommand):
+    name = "running"
+    description = "List your running applications."
+    usage_line = "running [--url URL]"
+
+    def run(self):
+        self.args(0, "no argument")
+        client = self.client()
+        for container in client.containers():
+            print(f"{container['url_id']}  {container['status']}  {container['image']}  "
+                  f"{client.url(container)}")
+
+
+class Stop(RestCommand):
+    name = "stop"
+    description = "Stop one of your applications."
+    usage_line = "stop URL_ID [--url URL]"
+
+    def run(self):
+        (url_id,) = self.args(1, "URL_ID")
+        self.client().stop(url_id)
+        print(f"stopped {url_id}")
+
+
+class Logs(RestCommand):
+    name = "logs"
+    description = "Print the output of one of your applications."
+    usage_line = "logs URL_ID [--url URL]"
+
+    def run(self):
+        (url_id,) = self.args(1, "URL_ID")
+        sys.stdout.write(self.client().logs(url_id))
+
+
+class Login(RestCommand):
+    name = "login"
+    description = "Save a server URL and token (owner-only file) for the REST commands."
+    usage_line = "login --url URL [--token TOKEN]  (the token is asked for when not given)"
+
+    def run(self):
+        self.args(0, "no argument")
+        if not self.url:
+            raise UsageError("--url is required")
+        token = self.token or os.environ.get("REMOTEAPP_TOKEN")
+        if not token:
+            if not sys.stdin.isatty():
+                raise UsageError("give --token or $REMOTEAPP_TOKEN (no terminal to ask)")
+            token = getpass.getpass("token: ")
+        RemoteAppClient(self.url, token).me()  # check before saving
+        print(f"saved to {save_login(self.url, token)}")
+
+
 async def _list_images(settings: RemoteApp):
     manager = settings.container_manager()
     try:
@@ -403,6 +521,12 @@ jupyter remoteapp images
         "grant": (Grant, Grant.description),
         "revoke": (Revoke, Revoke.description.split(":")[0] + "."),
         "images": (Images, Images.description),
+        "available": (Available, Available.description),
+        "start": (Start, Start.description),
+        "running": (Running, Running.description),
+        "stop": (Stop, Stop.description),
+        "logs": (Logs, Logs.description),
+        "login": (Login, Login.description),
     }
 
 

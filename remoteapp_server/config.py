@@ -7,6 +7,7 @@ from it.
 
 from __future__ import annotations
 
+import getpass
 import os
 
 from jupyter_core.paths import jupyter_data_dir
@@ -141,6 +142,23 @@ class RemoteApp(Configurable):
 
     stop_timeout = Int(
         5, help="Seconds an application gets to exit after SIGTERM before it is killed."
+    ).tag(config=True)
+
+    personal_user = Unicode(
+        help="""The accounting user of a server that does not run under JupyterHub
+        (personal mode): whoever holds the server's token acts as this user. Default:
+        the operating-system user running the server.""",
+    ).tag(config=True)
+
+    @default("personal_user")
+    def _default_personal_user(self):
+        return getpass.getuser()
+
+    personal_admin = Bool(
+        True,
+        help="""Whether the personal-mode user may use the admin API (users,
+        applications, grants, every container). Under JupyterHub the admin permission
+        is the ``custom:remoteapp:admin`` scope instead.""",
     ).tag(config=True)
 
     def open_accounting(self) -> Accounting:

@@ -81,7 +81,7 @@ def derived_image(docker_client):
         docker_client.images.remove(tag, force=True)
 
 
-async def rfb_server_init(ws_url: str) -> tuple[bytes, int, int]:
+async def rfb_server_init(ws_url) -> tuple[bytes, int, int]:
     """Do an RFB 3.8 handshake (security None) over a websocket.
 
     Returns the server's version line and the framebuffer width and height from its

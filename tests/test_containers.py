@@ -25,7 +25,6 @@ from remoteapp_server.core.errors import (
 )
 
 
-
 def fetch(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, response.read().decode("utf-8", "replace")

@@ -47,7 +47,7 @@ class OperationInProgress(RemoteAppError):
 class ReadOnly(RemoteAppError):
     """The accounting backend cannot be written (for example the CSV backend)."""
 
-    status = 405
+    status = 409
 
 
 class Unavailable(RemoteAppError):

@@ -268,7 +268,8 @@ class ContainerManager:
         port = opts.container_port or _exposed_port(info) or 8888
 
         url_id = secrets.token_hex(16)
-        base_user_url = "/" + base_url.strip("/") + "/remoteapp" if base_url.strip("/") else "/remoteapp"
+        prefix = base_url.strip("/")
+        base_user_url = f"/{prefix}/remoteapp" if prefix else "/remoteapp"
         urlpath = f"{base_user_url}/containers/{url_id}/"
         env.update(
             JPY_USER=user,

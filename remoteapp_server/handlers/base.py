@@ -1,0 +1,120 @@
+"""The base of every REST handler: identity, JSON in and out, domain errors → HTTP."""
+
+from __future__ import annotations
+
+import json
+from http.client import responses
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..core.errors import BadRequest, RemoteAppError
+from ..core.remoteapps import ADMIN_SCOPE, Identity, RemoteApps
+
+#: REST bodies are small JSON documents; anything bigger is a mistake or an attack.
+MAX_JSON_BODY = 64 * 1024
+
+
+class IdentityRule:
+    """How an authenticated Jupyter user becomes an accounting identity.
+
+    Behind JupyterHub the user model carries the name, the groups and the scopes of the
+    token; the admin permission is the ``custom:remoteapp:admin`` scope. On a
+    workstation ("personal" mode) whoever holds the server's token is its owner:
+    the accounting user is ``personal_user`` and is admin when ``personal_admin``.
+    """
+
+    def __init__(self, personal_user: str, personal_admin: bool = True):
+        self.personal_user = personal_user
+        self.personal_admin = personal_admin
+
+    def identity(self, user: Any) -> Identity:
+        hub_user = getattr(user, "hub_user", None)
+        if isinstance(hub_user, dict) and hub_user.get("name"):
+            scopes = frozenset(hub_user.get("scopes") or ())
+            return Identity(
+                name=hub_user["name"],
+                groups=tuple(hub_user.get("groups") or ()),
+                scopes=scopes,
+                admin=ADMIN_SCOPE in scopes,
+            )
+        scopes = frozenset({ADMIN_SCOPE}) if self.personal_admin else frozenset()
+        return Identity(name=self.personal_user, scopes=scopes, admin=self.personal_admin)
+
+
+class RemoteAppHandler(APIHandler):
+    """JSON handler with the remoteapp core at hand."""
+
+    @property
+    def remoteapps(self) -> RemoteApps:
+        return self.settings["remoteapp"]
+
+    @property
+    def mode(self) -> str:
+        return self.settings.get("remoteapp_mode", self.remoteapps.mode)
+
+    @property
+    def identity(self) -> Identity:
+        if not hasattr(self, "_identity"):
+            rule: IdentityRule = self.settings["remoteapp_identity_rule"]
+            self._identity = rule.identity(self.current_user)
+        return self._identity
+
+    async def prepare(self):
+        await super().prepare()
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > MAX_JSON_BODY:
+            raise web.HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
+
+    def json_body(self, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()):
+        """The request's JSON object; unknown or missing fields are a clear 400."""
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object")
+        unknown = sorted(set(body) - set(required) - set(optional))
+        if unknown:
+            raise BadRequest(f"unknown field(s): {', '.join(unknown)}")
+        missing = [name for name in required if name not in body]
+        if missing:
+            raise BadRequest(f"missing field(s): {', '.join(missing)}")
+        return body
+
+    def int_argument(self, name: str, default: int | None) -> int | None:
+        value = self.get_query_argument(name, None)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise BadRequest(f"{name} must be an integer, not {value!r}") from None
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data))
+
+    def no_content(self) -> None:
+        self.set_status(204)
+        self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error is ``{"status", "message"}``; no tracebacks leave the server."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, RemoteAppError):
+            status_code, message = exc.status, exc.message
+            self.set_status(status_code)
+        elif isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        else:
+            message = responses.get(status_code, "error")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, RemoteAppError) and value.status < 500:
+            self.log.info("remoteapp %s %s: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)

@@ -1,0 +1,518 @@
+"""Authenticated reverse proxy to the containers: ``{base_url}remoteapp/containers/<url_id>/...``.
+
+Unlike jupyter-server-proxy (a connection per request, whole bodies buffered, WebSocket frames
+decoded and re-encoded in Python), HTTP goes through one pooled keep-alive client, streamed both
+ways with backpressure, and a WebSocket, once the container answered 101, is a plain byte pipe.
+The container never sees the user's Jupyter/JupyterHub credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import time
+from collections.abc import AsyncIterator, Iterable
+from http.client import responses
+from typing import Any, Protocol
+from urllib.parse import unquote, unquote_plus, urlsplit
+
+import aiohttp
+from jupyter_server._tz import utcnow
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_path_join
+from tornado import httputil, iostream, web
+from yarl import URL
+
+from ..core.errors import NotFound, RemoteAppError
+
+#: headers about one connection, not the message (RFC 9110 §7.6.1): never forwarded
+HOP_BY_HOP = frozenset(
+    ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection")
+    + ("te", "trailer", "trailers", "transfer-encoding", "upgrade")
+)
+#: tornado answers ``Expect: 100-continue`` itself; the X-Forwarded-* headers are rebuilt
+_REBUILT = frozenset({"expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
+_JUPYTER_AUTHORIZATION = re.compile(r"\s*(token|bearer)\s", re.IGNORECASE)
+_CREDENTIAL_COOKIE_PREFIXES = ("username-", "jupyterhub-")
+FRAME_ANCESTORS_SELF = "frame-ancestors 'self'"
+_CHUNK = 64 * 1024
+_ACTIVITY_INTERVAL = 60.0  # seconds between activity records while a WebSocket is busy
+_UPGRADE_TIMEOUT = 30.0
+_MAX_REFUSAL_BODY = 1024 * 1024
+
+
+class ProxyTargetResolver(Protocol):
+    """Where a user's container listens. May also have ``forget(url_id)`` (drop a cache entry)."""
+
+    async def resolve(self, user: str, url_id: str) -> str:
+        """``http://127.0.0.1:<port>``; raises NotFound for unknown ids and other users' ids."""
+        ...
+
+
+class ProxyClient:
+    """The pooled keep-alive HTTP client to the containers: one per server, closed at shutdown.
+
+    The aiohttp session is made lazily, on the running loop, by the first proxied request.
+    """
+
+    def __init__(self, connect_timeout: float = 10.0, connections_per_container: int = 100):
+        self.connect_timeout = connect_timeout
+        self.connections_per_container = connections_per_container
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=0, limit_per_host=self.connections_per_container, keepalive_timeout=60
+                ),
+                # a download may take hours: only connecting is timed
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout),
+                cookie_jar=aiohttp.DummyCookieJar(),  # cookies belong to the browser
+                auto_decompress=False,  # compressed bodies pass through untouched
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                max_line_size=65536,
+                max_field_size=65536,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def proxy_handlers(
+    base_url: str, resolver: ProxyTargetResolver, client: ProxyClient, **options: Any
+) -> list[tuple[str, type[web.RequestHandler], dict[str, Any]]]:
+    """The tornado route of the container proxy, under ``base_url``.
+
+    ``options``: ``max_body_size`` (bytes, default 64 GiB) of uploads to the containers.
+    """
+    pattern = url_path_join(base_url, r"remoteapp/containers/(?P<url_id>[^/]+)(?P<path>/.*)?")
+    return [(pattern, ContainerProxyHandler, {"resolver": resolver, "client": client, **options})]
+
+
+class _BodyPipe:
+    """Hands a request body from tornado to aiohttp, chunk by chunk.
+
+    ``write`` waits (and with it tornado's reading from the client) while a few chunks are
+    queued, so an upload never piles up in memory.
+    """
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+        self._discarding = False
+        self._aborted = False
+        self.sent_all = False
+
+    async def write(self, chunk: bytes | None) -> None:
+        """Queue a chunk; ``None`` ends the body."""
+        if not self._discarding:
+            await self._queue.put(chunk)
+
+    def discard(self) -> None:
+        """The upstream reads no more: drop what waits and whatever comes."""
+        self._discarding = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    def abort(self) -> None:
+        """The client went away: fail the upload, so the upstream does not take it as complete."""
+        self.discard()
+        self._aborted = True
+        self._queue.put_nowait(None)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while (chunk := await self._queue.get()) is not None:
+            yield chunk
+        if self._aborted:
+            raise ConnectionResetError("the client went away during the upload")
+        self.sent_all = True
+
+
+@web.stream_request_body
+class ContainerProxyHandler(JupyterHandler):
+    """Relays one HTTP request or WebSocket of an authenticated user to their container.
+
+    Everything up to the upstream request happens in ``prepare``: with
+    ``stream_request_body`` it runs before the body arrives (so the upload can be streamed
+    to the already started upstream request) and while the connection can still be detached
+    (for WebSockets).
+    """
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    _relaying = False  # True once the upstream's response head replaces Jupyter's
+    _body: _BodyPipe | None = None
+    _upstream: asyncio.Future[aiohttp.ClientResponse] | None = None
+    _refusal: web.HTTPError | None = None
+    _last_activity = -math.inf
+    _url_id = ""
+
+    def initialize(
+        self, resolver: ProxyTargetResolver, client: ProxyClient, max_body_size: int = 64 << 30
+    ) -> None:
+        self.resolver = resolver
+        self.client = client
+        self.max_body_size = max_body_size
+
+    # -- where proxied content differs from Jupyter's own pages --------------------------------
+
+    @property
+    def content_security_policy(self) -> str:
+        # Lab shows the app in an iframe; JupyterHub's frame-ancestors 'none' would block it
+        return FRAME_ANCESTORS_SELF
+
+    def set_default_headers(self) -> None:
+        if self._relaying:  # the upstream's headers are what the client gets, plus ours
+            self.set_header("Content-Security-Policy", FRAME_ANCESTORS_SELF)
+            return
+        super().set_default_headers()
+        self.clear_header("X-Frame-Options")
+
+    def check_xsrf_cookie(self) -> None:
+        """No Jupyter _xsrf check: the app checks its own forms, and ours would break them all."""
+
+    def compute_etag(self) -> None:
+        return None  # ETags are the upstream's business
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = responses.get(status_code, "Error")
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # tornado's version logs the request URI, which may carry ?token=; Jupyter's request
+        # log already reports HTTP errors (with a scrubbed URI)
+        if not isinstance(value, web.HTTPError):
+            path = self.request.path
+            self.log.error("remoteapp proxy: error on %s", path, exc_info=(typ, value, tb))
+
+    # -- the request ---------------------------------------------------------------------------
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        upgrade = self.request.headers.get("Upgrade", "").lower()
+        websocket = self.request.method == "GET" and upgrade == "websocket"
+        try:
+            await self._open(websocket)
+        except web.HTTPError as refusal:
+            if websocket:
+                raise
+            # Answering here, before the body was read, makes tornado close the connection
+            # without telling the client (no "Connection: close"), and a client still sending
+            # its body may never read the answer: answer from the method, once the body is in.
+            self._refusal = refusal
+
+    async def _open(self, websocket: bool) -> None:
+        """Authenticate, check the path, find the container, start the upstream request."""
+        await super().prepare(_redirect_to_login=False)  # @web.authenticated redirects later
+        if self.current_user is None:  # also when the server allows unauthenticated access
+            if websocket:
+                raise web.HTTPError(403, "Authentication required.")
+            return  # the @web.authenticated methods redirect to the login page, or say 403
+        url_id, path = self.path_kwargs["url_id"], self.path_kwargs["path"]
+        if ".." in unquote(self.request.path).replace("\\", "/").split("/"):
+            raise web.HTTPError(400, "Paths with '..' segments are not proxied.")
+        if path is None:
+            return  # _proxy redirects
+        self._url_id = url_id
+        try:
+            self._target = await self.resolver.resolve(self.current_user.username, url_id)
+        except NotFound:  # one answer whether the id is unknown or another user's
+            raise web.HTTPError(404, f"No container {url_id}.") from None
+        except RemoteAppError as exc:
+            raise web.HTTPError(exc.status, exc.message) from None
+        self._record_activity()
+        if websocket:
+            await self._tunnel_websocket()
+            return
+        self.request.connection.set_max_body_size(self.max_body_size)  # uploads may be big
+        headers = self.request.headers
+        if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
+            self._body = _BodyPipe()
+        self._upstream = asyncio.ensure_future(self._send_upstream())
+        self._upstream.add_done_callback(self._on_upstream_answer)
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._body is not None:
+            await self._body.write(chunk)
+
+    @web.authenticated
+    async def _proxy(self, url_id: str, path: str | None = None) -> None:
+        if self._refusal is not None:
+            raise self._refusal
+        if path is None:  # the app lives under <url_id>/: its relative links need the slash
+            raw_path, _, query = self.request.uri.partition("?")
+            status = 302 if self.request.method in ("GET", "HEAD") else 307
+            self.redirect(f"{raw_path}/" + (f"?{query}" if query else ""), status=status)
+            return
+        await self._relay_http()
+
+    get = head = post = put = patch = delete = options = _proxy
+
+    def on_connection_close(self) -> None:
+        if self._body is not None:
+            self._body.abort()
+        upstream = self._upstream
+        if upstream is not None:  # stop the upstream request or download too
+            if not upstream.done():
+                upstream.cancel()
+            elif not upstream.cancelled() and upstream.exception() is None:
+                upstream.result().close()
+        super().on_connection_close()
+
+    def _record_activity(self) -> None:
+        """Tell JupyterHub's idle culler that the user works (at most once a minute)."""
+        now = time.monotonic()
+        if now - self._last_activity >= _ACTIVITY_INTERVAL:
+            self._last_activity = now
+            self.settings["api_last_activity"] = utcnow()
+
+    def _forwarded_headers(self) -> list[tuple[str, str]]:
+        """The client's headers minus hop-by-hop ones and Jupyter/JupyterHub credentials.
+
+        A container runs an arbitrary image: with the user's Jupyter token or Hub cookies it
+        could act as the user on the Jupyter server (run code in kernels) and on the Hub.
+        """
+        headers = self.request.headers
+        drop = HOP_BY_HOP | _REBUILT | _connection_tokens(headers.get_list("Connection"))
+        login_cookie = self.identity_provider.get_cookie_name(self)
+        forwarded = []
+        for name, value in headers.get_all():
+            key = name.lower()
+            if key in drop or (key == "authorization" and _JUPYTER_AUTHORIZATION.match(value)):
+                continue
+            if key == "cookie" and not (value := _without_credential_cookies(value, login_cookie)):
+                continue
+            forwarded.append((name, value))
+        request, prior = self.request, headers.get("X-Forwarded-For")
+        forwarded += [
+            ("X-Forwarded-For", f"{prior}, {request.remote_ip}" if prior else request.remote_ip),
+            ("X-Forwarded-Proto", headers.get("X-Forwarded-Proto", request.protocol)),
+            ("X-Forwarded-Host", headers.get("X-Forwarded-Host", request.host)),
+        ]
+        return forwarded
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    async def _send_upstream(self) -> aiohttp.ClientResponse:
+        # encoded=True: the raw path goes upstream as is (no %2F -> /, no dot-segment removal)
+        url = URL(self._target + _without_token_param(self.request.uri), encoded=True)
+        return await self.client.session.request(
+            self.request.method or "GET",
+            url,
+            headers=self._forwarded_headers(),
+            data=self._body.chunks() if self._body is not None else None,
+            allow_redirects=False,
+        )
+
+    def _on_upstream_answer(self, upstream: asyncio.Future[aiohttp.ClientResponse]) -> None:
+        # An upstream that failed, or refused before reading the whole body, reads no more of
+        # it: drop the rest of the upload instead of blocking the client's connection.
+        if upstream.cancelled():
+            return
+        failed = upstream.exception() is not None  # also marks the exception as retrieved
+        if self._body is not None and (failed or upstream.result().status >= 400):
+            self._body.discard()
+
+    async def _relay_http(self) -> None:
+        assert self._upstream is not None
+        if self._body is not None:
+            await self._body.write(None)
+        await asyncio.wait({self._upstream})
+        if self._upstream.cancelled():
+            return  # the client went away
+        try:
+            response = self._upstream.result()
+        except asyncio.TimeoutError:
+            raise self._upstream_error(504, "did not accept the connection in time") from None
+        except (aiohttp.ClientConnectorError, OSError) as exc:
+            raise self._upstream_error(502, "is not reachable", exc) from None
+        except aiohttp.ClientError as exc:
+            raise self._upstream_error(502, "answered badly", exc) from None
+        complete = False
+        try:
+            raw_headers = [
+                (n.decode("latin-1"), v.decode("latin-1")) for n, v in response.raw_headers
+            ]
+            self._relay_head(response.status, response.reason, raw_headers)
+            async for chunk in response.content.iter_any():
+                self.write(chunk)
+                if not response.content.at_eof():
+                    await self.flush()  # waits for the client: backpressure
+            complete = self._body is None or self._body.sent_all
+        except iostream.StreamClosedError:
+            pass  # the client went away: closing the response below stops the download
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+            self.log.warning("remoteapp proxy: container %s broke off: %s", self._url_id, detail)
+            self.request.connection.close()  # a truncated body must not look complete
+        finally:
+            if complete:
+                response.release()  # back to the pool
+            else:
+                response.close()
+
+    def _relay_head(self, status: int, reason: str | None, headers: list[tuple[str, str]]) -> None:
+        """Replace Jupyter's response head by the upstream's, plus frame-ancestors 'self'."""
+        drop = HOP_BY_HOP | _connection_tokens(v for n, v in headers if n.lower() == "connection")
+        self._relaying = True
+        self.clear()
+        self.clear_header("Server")
+        self.clear_header("Content-Type")
+        seen: set[str] = set()
+        for name, value in headers:
+            key = name.lower()
+            if key in drop:
+                continue
+            if key in seen or key == "content-security-policy":  # Set-Cookie, ...: keep all
+                self.add_header(name, value)
+            else:
+                self.set_header(name, value)
+                seen.add(key)
+        if status == 204 or status < 200:
+            self.clear_header("Content-Length")
+        self.set_status(status, reason or None)
+
+    def _upstream_error(
+        self, status: int, problem: str, exc: BaseException | None = None
+    ) -> web.HTTPError:
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}" if exc else ""
+        self.log.warning("remoteapp proxy: container %s %s %s", self._url_id, problem, detail)
+        forget = getattr(self.resolver, "forget", None)
+        if forget is not None:  # it may have moved or gone
+            forget(self._url_id)
+        return web.HTTPError(status, f"The application in container {self._url_id} {problem}.")
+
+    # -- WebSocket -----------------------------------------------------------------------------
+
+    async def _tunnel_websocket(self) -> None:
+        if not self._websocket_origin_allowed():
+            raise web.HTTPError(403, "Cross-origin WebSocket connections are refused.")
+        target = urlsplit(self._target)
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(target.hostname, target.port or 80),
+                self.client.connect_timeout,
+            )
+        except asyncio.TimeoutError:
+            raise self._upstream_error(504, "did not accept the connection in time") from None
+        except OSError as exc:
+            raise self._upstream_error(502, "is not reachable", exc) from None
+        try:
+            try:
+                writer.write(self._upgrade_request())
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _UPGRADE_TIMEOUT)
+                start, headers = _parse_response_head(head)
+                if start.code != 101:  # an error page, a redirect...: an ordinary response
+                    body = await asyncio.wait_for(_read_body(reader, headers), _UPGRADE_TIMEOUT)
+                    self._relay_head(start.code, start.reason, list(headers.get_all()))
+                    self.finish(body)
+                    return
+            except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+                raise self._upstream_error(
+                    502, "answered the WebSocket upgrade badly", exc
+                ) from None
+            self.set_status(101)
+            client = self.detach()  # tornado steps aside: from here on the socket is ours
+            await client.write(head)
+            await self._pipe(client, reader, writer)
+            self.application.log_request(self)
+        finally:
+            writer.close()
+
+    def _websocket_origin_allowed(self) -> bool:
+        """Browsers open WebSockets from any site with the user's cookies: only this origin may
+        (cross-site WebSocket hijacking). No Origin: not a browser."""
+        origin = self.request.headers.get("Origin")
+        if origin is None or urlsplit(origin).netloc.lower() == self.request.host.lower():
+            return True
+        pattern = self.allow_origin_pat
+        return self.allow_origin in ("*", origin) or bool(pattern and re.match(pattern, origin))
+
+    def _upgrade_request(self) -> bytes:
+        lines = [f"GET {_without_token_param(self.request.uri)} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in self._forwarded_headers()]
+        lines += ["Connection: Upgrade", "Upgrade: websocket", "", ""]
+        return "\r\n".join(lines).encode("latin-1")
+
+    async def _pipe(
+        self, client: iostream.IOStream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Copy bytes both ways until either side closes; each write waits for the reader."""
+
+        async def client_to_upstream() -> None:
+            while True:
+                writer.write(await client.read_bytes(_CHUNK, partial=True))
+                await writer.drain()
+                self._record_activity()
+
+        async def upstream_to_client() -> None:
+            while data := await reader.read(_CHUNK):
+                await client.write(data)
+                self._record_activity()
+
+        pumps = [
+            asyncio.ensure_future(client_to_upstream()),
+            asyncio.ensure_future(upstream_to_client()),
+        ]
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            client.close()
+
+
+def _connection_tokens(values: Iterable[str]) -> frozenset[str]:
+    """Header names listed in Connection headers: hop-by-hop as well."""
+    return frozenset(token.strip().lower() for value in values for token in value.split(","))
+
+
+def _without_credential_cookies(header: str, login_cookie: str) -> str:
+    kept = []
+    for pair in header.split(";"):
+        name = pair.split("=", 1)[0].strip()
+        if name in ("_xsrf", login_cookie) or name.startswith(_CREDENTIAL_COOKIE_PREFIXES):
+            continue
+        kept.append(pair.strip())
+    return "; ".join(pair for pair in kept if pair)
+
+
+def _without_token_param(uri: str) -> str:
+    """The request target without ``token=``; the rest of the query stays byte for byte."""
+    path, _, query = uri.partition("?")
+    if "token" not in query:
+        return uri
+    kept = [p for p in query.split("&") if unquote_plus(p.split("=", 1)[0]) != "token"]
+    return f"{path}?{'&'.join(kept)}" if kept else path
+
+
+def _parse_response_head(head: bytes) -> tuple[httputil.ResponseStartLine, httputil.HTTPHeaders]:
+    start_line, _, header_lines = head.decode("latin-1").partition("\r\n")
+    return httputil.parse_response_start_line(start_line), httputil.HTTPHeaders.parse(header_lines)
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: httputil.HTTPHeaders) -> bytes:
+    """The (small) body of a non-101 answer to an upgrade request."""
+    body = bytearray()
+    if "chunked" in headers.get("Transfer-Encoding", "").lower():
+        while size := int((await reader.readline()).split(b";")[0], 16):
+            body += (await reader.readexactly(size + 2))[:-2]
+            if len(body) > _MAX_REFUSAL_BODY:
+                raise ValueError("body too long")
+    elif "Content-Length" in headers:
+        if int(headers["Content-Length"]) > _MAX_REFUSAL_BODY:
+            raise ValueError("body too long")
+        body += await reader.readexactly(int(headers["Content-Length"]))
+    else:  # until the upstream closes
+        while len(body) <= _MAX_REFUSAL_BODY and (data := await reader.read(_CHUNK)):
+            body += data
+    return bytes(body)
