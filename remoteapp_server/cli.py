@@ -239,9 +239,7 @@ class PolicyCommand(Command):
         config=True
     )
     allow_home = Bool(False, help="Mount the user's home in the container.").tag(config=True)
-    allow_view = Bool(False, help="Allow others to view the running application.").tag(
-        config=True
-    )
+    allow_view = Bool(False, help="Allow others to view the running application.").tag(config=True)
     allow_common = Bool(False, help="Allow access to the common area.").tag(config=True)
     allow_startup_data = Bool(False, help="Allow choosing a startup data file.").tag(config=True)
     volume = Unicode(None, allow_none=True, help="A host volume SOURCE:TARGET:ro|rw.").tag(
@@ -412,8 +410,7 @@ class Start(RestCommand):
         container = client.start(
             mapping_id,
             resolution=self.resolution,
-            progress=lambda event: print(f"{event['stage']}: {event['message']}",
-                                         file=sys.stderr),
+            progress=lambda event: print(f"{event['stage']}: {event['message']}", file=sys.stderr),
         )
         print(client.url(container))
 
@@ -427,8 +424,10 @@ class Running(RestCommand):
         self.args(0, "no argument")
         client = self.client()
         for container in client.containers():
-            print(f"{container['url_id']}  {container['status']}  {container['image']}  "
-                  f"{client.url(container)}")
+            print(
+                f"{container['url_id']}  {container['status']}  {container['image']}  "
+                f"{client.url(container)}"
+            )
 
 
 class Stop(RestCommand):
@@ -493,8 +492,11 @@ async def _get_image(settings: RemoteApp, name: str):
 
 
 def _policy_text(policy: Policy) -> str:
-    parts = [k for k in ("allow_home", "allow_view", "allow_common", "allow_startup_data")
-             if getattr(policy, k)]
+    parts = [
+        k
+        for k in ("allow_home", "allow_view", "allow_common", "allow_startup_data")
+        if getattr(policy, k)
+    ]
     if policy.volume:
         parts.append(f"volume={policy.volume}")
     if policy.app_license:

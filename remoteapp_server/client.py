@@ -161,7 +161,11 @@ class RemoteAppClient:
         if progress is None:
             return self._json("POST", "containers", json=body, timeout=timeout)
         response = self._request(
-            "POST", "containers", json=body, stream=True, timeout=timeout,
+            "POST",
+            "containers",
+            json=body,
+            stream=True,
+            timeout=timeout,
             headers={"Accept": "text/event-stream"},
         )
         with response:
@@ -178,8 +182,9 @@ class RemoteAppClient:
         self._json("DELETE", f"containers/{quote(url_id, safe='')}")
 
     def logs(self, url_id: str, tail: int = 1000) -> str:
-        return self._json("GET", f"containers/{quote(url_id, safe='')}/logs",
-                          params={"tail": tail})["logs"]
+        return self._json(
+            "GET", f"containers/{quote(url_id, safe='')}/logs", params={"tail": tail}
+        )["logs"]
 
     def url(self, container: dict[str, Any] | str) -> str:
         """The absolute URL of a container (what to open in a browser)."""

@@ -131,9 +131,9 @@ class RemoteApp(Configurable):
         root directory in personal mode, no home otherwise.""",
     ).tag(config=True)
 
-    home_target = Unicode(
-        "/workspace", help="Where the home is mounted inside containers."
-    ).tag(config=True)
+    home_target = Unicode("/workspace", help="Where the home is mounted inside containers.").tag(
+        config=True
+    )
 
     start_timeout = Float(
         60,

@@ -1,15 +1,35 @@
-"""The Jupyter Server extension.
+"""The Jupyter Server extension: REST API v1 and the container proxy in ``jupyter lab``,
+``jupyter server`` and ``jupyterhub-singleuser``.
 
-The REST API and the container proxy are registered here (``handlers/``); the core
-objects are built once from :class:`remoteapp_server.config.RemoteApp` and handed to the
-handlers through the tornado settings.
+The core objects are built once from :class:`remoteapp_server.config.RemoteApp` and
+handed to the handlers through the tornado settings.
 """
 
 from __future__ import annotations
 
+import os
+
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import RemoteApp
+from .core.remoteapps import Identity, RemoteApps
+from .handlers.api import api_handlers
+from .handlers.base import IdentityRule
+from .handlers.proxy import close_proxy, proxy_handlers
+
+
+class ProxyResolver:
+    """Maps a proxied request's user to their container, through the same identity rule."""
+
+    def __init__(self, remoteapps: RemoteApps, rule: IdentityRule):
+        self.remoteapps = remoteapps
+        self.rule = rule
+
+    async def resolve(self, user, url_id: str) -> str:
+        return await self.remoteapps.resolve_target(self.rule.identity(user), url_id)
+
+    def forget(self, url_id: str) -> None:
+        self.remoteapps.forget_target(url_id)
 
 
 class RemoteAppExtension(ExtensionApp):
@@ -18,9 +38,40 @@ class RemoteAppExtension(ExtensionApp):
     classes = [RemoteApp]
 
     def initialize_settings(self):
-        self.remoteapp = RemoteApp(parent=self)
-        self.log.info("remoteapp: accounting at %s", self.remoteapp.accounting_url)
+        config = RemoteApp(parent=self)
+        under_hub = bool(os.environ.get("JUPYTERHUB_API_TOKEN"))
+        mode = "hub-direct" if under_hub else "personal"
+        # personal mode: the home of a container is the directory Jupyter serves
+        home_source = config.home_source or ("" if under_hub else self.serverapp.root_dir)
+        manager = config.container_manager(home_source=home_source)
+        self.remoteapps = RemoteApps(
+            config.open_accounting(),
+            manager,
+            mode=mode,
+            base_url_for=lambda identity: self._base_url_for(identity),
+        )
+        self.identity_rule = IdentityRule(config.personal_user, config.personal_admin)
+        self.settings.update(
+            remoteapp=self.remoteapps,
+            remoteapp_mode=mode,
+            remoteapp_identity_rule=self.identity_rule,
+        )
+        self.log.info(
+            "remoteapp: %s mode, accounting at %s, realm %s",
+            mode,
+            config.accounting_url,
+            config.realm,
+        )
+
+    def _base_url_for(self, identity: Identity) -> str:
+        # This server serves exactly one user: containers live under its own base URL.
+        return self.serverapp.base_url
 
     def initialize_handlers(self):
-        # The REST API v1 and the container proxy come with their own module.
-        pass
+        resolver = ProxyResolver(self.remoteapps, self.identity_rule)
+        self.handlers.extend(api_handlers("/"))
+        self.handlers.extend(proxy_handlers("/", resolver))
+
+    async def stop_extension(self):
+        await close_proxy(self.serverapp.web_app.settings)
+        self.remoteapps.close()  # containers keep running; a restart finds them again

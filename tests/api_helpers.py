@@ -67,15 +67,28 @@ class Api:
     def url(self, path: str) -> str:
         return f"{self.base_url}remoteapp/api/{path}"
 
-    async def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-                   headers: dict[str, str] | None = None, **kwargs) -> tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs,
+    ) -> tuple[int, Any]:
         if raw is None and body is not None:
             raw = json.dumps(body).encode()
         if raw is None and method in ("POST", "PUT", "PATCH"):
             raw = b""
         response = await self.client.fetch(
-            self.url(path), method=method, body=raw, raise_error=False,
-            headers={**self.headers, **(headers or {})}, request_timeout=90, **kwargs,
+            self.url(path),
+            method=method,
+            body=raw,
+            raise_error=False,
+            headers={**self.headers, **(headers or {})},
+            request_timeout=90,
+            **kwargs,
         )
         return response.code, assert_conforms(method, path.split("?")[0], response)
 

@@ -57,9 +57,7 @@ async def manager(docker_client, options):
 
 
 def make_grant(image: str = WEBAPP, policy: Policy | None = None, user: str = "alice") -> Grant:
-    return Grant(
-        mapping_id=uuid.uuid4().hex, image=image, policy=policy or Policy(), user=user
-    )
+    return Grant(mapping_id=uuid.uuid4().hex, image=image, policy=policy or Policy(), user=user)
 
 
 @pytest.fixture

@@ -71,8 +71,14 @@ def test_users_applications_and_grants(cli, docker_client):
     assert cli("app", "create", WEBAPP)[0] == 0
 
     code, out, err = cli(
-        "grant", VNCAPP, "alice", "--allow-home", "--volume", "/srv/data:/data:ro",
-        "--app-license", "KEY-1",
+        "grant",
+        VNCAPP,
+        "alice",
+        "--allow-home",
+        "--volume",
+        "/srv/data:/data:ro",
+        "--app-license",
+        "KEY-1",
     )
     assert code == 0, err
     mapping_id = out.strip().split()[-1]

@@ -34,7 +34,9 @@ def fetch(url: str) -> tuple[int, str]:
 async def test_webapp_answers_at_its_urlpath(manager, docker_client):
     events = []
     container = await manager.start(
-        user="al@ice", grant=make_grant(user="al@ice"), base_url="/user/al@ice/",
+        user="al@ice",
+        grant=make_grant(user="al@ice"),
+        base_url="/user/al@ice/",
         progress=events.append,
     )
     assert container.status == "running"
@@ -46,8 +48,8 @@ async def test_webapp_answers_at_its_urlpath(manager, docker_client):
     assert [e["stage"] for e in events] == ["image", "creating", "starting", "waiting", "ready"]
 
     env = dict(
-        item.split("=", 1) for item in docker_client.containers.get(container.docker_id)
-        .attrs["Config"]["Env"]
+        item.split("=", 1)
+        for item in docker_client.containers.get(container.docker_id).attrs["Config"]["Env"]
     )
     assert env["JPY_USER"] == "al@ice"
     assert env["USER"] == "al@ice"
@@ -59,7 +61,9 @@ async def test_webapp_answers_at_its_urlpath(manager, docker_client):
 @pytest.mark.asyncio
 async def test_vnc_app_speaks_rfb_through_its_websocket(manager):
     container = await manager.start(
-        user="bob", grant=make_grant(VNCAPP, user="bob"), base_url="/user/bob/",
+        user="bob",
+        grant=make_grant(VNCAPP, user="bob"),
+        base_url="/user/bob/",
         configurables={"resolution": "800x600"},
     )
     status, _ = await asyncio.to_thread(fetch, container.target + container.urlpath)
@@ -125,7 +129,10 @@ async def test_a_new_manager_recovers_running_containers(manager, options):
         assert set(recovered) == {first.url_id, second.url_id}
         again = recovered[first.url_id]
         assert (again.user, again.mapping_id, again.urlpath, again.target) == (
-            "alice", grant_a.mapping_id, first.urlpath, first.target
+            "alice",
+            grant_a.mapping_id,
+            first.urlpath,
+            first.target,
         )
         assert again.ui_name == "Demo Web App" and again.type == "webapp"
         assert [c.url_id for c in await restarted.list(user="bob")] == [second.url_id]
@@ -309,7 +316,9 @@ async def test_broken_labels_never_break_listing(manager, derived_image):
     assert images[VNCAPP].icon_128 and images[VNCAPP].type == "vncapp"
     # and the broken image still starts
     container = await manager.start(
-        user="alice", grant=make_grant(broken), base_url="/",
+        user="alice",
+        grant=make_grant(broken),
+        base_url="/",
         configurables={"resolution": "1024x768"},
     )
     assert container.status == "running"

@@ -53,7 +53,10 @@ def test_a_simphony_remote_image_is_read_completely():
         },
     )
     assert (image.ui_name, image.description, image.icon_128, image.type) == (
-        "ParaView", "Visualisation", icon, "vncapp"
+        "ParaView",
+        "Visualisation",
+        icon,
+        "vncapp",
     )
     assert image.env == ["my-option", "startupdata", "x11-depth", "x11-height", "x11-width"]
     assert [c.tag for c in image.configurables] == ["resolution", "startupdata"]
@@ -108,7 +111,9 @@ def test_configurables_become_environment_variables():
     image = image_from_labels("x:1", labels)
     allowed = Policy(allow_startup_data=True)
     assert image.configurables_env({"resolution": "800x600"}) == {
-        "X11_WIDTH": "800", "X11_HEIGHT": "600", "X11_DEPTH": "24"
+        "X11_WIDTH": "800",
+        "X11_HEIGHT": "600",
+        "X11_DEPTH": "24",
     }
     env = image.configurables_env({"startupdata": "data/run.json"}, allowed)
     assert env["STARTUPDATA"] == "data/run.json"

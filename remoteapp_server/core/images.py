@@ -86,8 +86,9 @@ class Resolution(Configurable):
         depth = int(match[3]) if match[3] else 24
         if not (cls.MIN[0] <= width <= cls.MAX[0] and cls.MIN[1] <= height <= cls.MAX[1]):
             raise BadRequest(
-                f"resolution {width}x{height} is out of range: "
-                "from {}x{} to {}x{}".format(*cls.MIN, *cls.MAX)
+                f"resolution {width}x{height} is out of range: from {{}}x{{}} to {{}}x{{}}".format(
+                    *cls.MIN, *cls.MAX
+                )
             )
         if depth not in cls.DEPTHS:
             raise BadRequest(f"colour depth {depth} is not one of {cls.DEPTHS}")
@@ -166,7 +167,7 @@ class Image:
         if values is None:
             values = {}
         if not isinstance(values, dict):
-            raise BadRequest("configurables must be an object, e.g. {\"resolution\": \"1280x800\"}")
+            raise BadRequest('configurables must be an object, e.g. {"resolution": "1280x800"}')
         known = {c.tag: c for c in self.configurables}
         unknown = sorted(set(values) - set(known))
         if unknown:

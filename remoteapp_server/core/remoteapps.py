@@ -53,8 +53,12 @@ class Page:
     limit: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"items": self.items, "total": self.total, "offset": self.offset,
-                "limit": self.limit}
+        return {
+            "items": self.items,
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+        }
 
 
 def paginate(items: list[Any], offset: int = 0, limit: int | None = None) -> Page:
@@ -151,9 +155,9 @@ class RemoteApps:
                     "image": images[grant.image].to_dict(),
                     "policy": grant.policy.to_dict(),
                     "containers": by_mapping.get(grant.mapping_id, []),
-                    "starting": None if state is None else {
-                        "stage": state.stage, "message": state.message
-                    },
+                    "starting": None
+                    if state is None
+                    else {"stage": state.stage, "message": state.message},
                 }
             )
         return entries
@@ -173,9 +177,7 @@ class RemoteApps:
     ) -> Container:
         if not isinstance(mapping_id, str) or not mapping_id:
             raise BadRequest("mapping_id is required")
-        grant = await self._db(
-            self.accounting.get_grant_for_user, mapping_id, who.name, who.groups
-        )
+        grant = await self._db(self.accounting.get_grant_for_user, mapping_id, who.name, who.groups)
         key = (who.name, mapping_id)
         state = self._starts.setdefault(key, StartState())
 
@@ -256,22 +258,34 @@ class RemoteApps:
             if not info.labelled:
                 raise BadRequest(f"docker image {image!r} carries no remoteapp labels")
         await self._db(self.accounting.create_application, image)
-        return {"image": image, "available": info is not None,
-                "info": (info or image_from_labels(image, {})).to_dict()}
+        return {
+            "image": image,
+            "available": info is not None,
+            "info": (info or image_from_labels(image, {})).to_dict(),
+        }
 
     async def admin_remove_application(self, who: Identity, image: str) -> None:
         self.require_admin(who)
         await self._db(self.accounting.remove_application, image)
 
     async def admin_grants(
-        self, who: Identity, *, image: str | None = None, user: str | None = None,
+        self,
+        who: Identity,
+        *,
+        image: str | None = None,
+        user: str | None = None,
         group: str | None = None,
     ) -> list[Grant]:
         self.require_admin(who)
         return await self._db(self.accounting.list_grants, image=image, user=user, group=group)
 
     async def admin_grant(
-        self, who: Identity, image: str, policy: Policy, *, user: str | None = None,
+        self,
+        who: Identity,
+        image: str,
+        policy: Policy,
+        *,
+        user: str | None = None,
         group: str | None = None,
     ) -> Grant:
         self.require_admin(who)

@@ -66,7 +66,9 @@ class ContainersHandler(RemoteAppHandler):
 
         try:
             container = await self.remoteapps.start(
-                self.identity, mapping_id, configurables,
+                self.identity,
+                mapping_id,
+                configurables,
                 progress=lambda event: send("progress", event),
             )
         except RemoteAppError as exc:
@@ -150,9 +152,7 @@ class AdminApplicationHandler(RemoteAppHandler):
 class AdminGrantsHandler(AdminListHandler):
     @web.authenticated
     async def get(self):
-        filters = {
-            key: self.get_query_argument(key, None) for key in ("image", "user", "group")
-        }
+        filters = {key: self.get_query_argument(key, None) for key in ("image", "user", "group")}
         grants = await self.remoteapps.admin_grants(self.identity, **filters)
         self.write_page([g.to_dict() for g in grants])
 
