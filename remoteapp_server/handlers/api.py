@@ -38,7 +38,9 @@ class ContainersHandler(RemoteAppHandler):
     @web.authenticated
     async def post(self):
         body = self.json_body(required=("mapping_id",), optional=("configurables",))
-        configurables = body.get("configurables") or {}
+        configurables = body.get("configurables")
+        if configurables is None:
+            configurables = {}
         if not isinstance(configurables, dict):
             raise BadRequest("configurables must be an object")
         if "text/event-stream" in self.request.headers.get("Accept", ""):

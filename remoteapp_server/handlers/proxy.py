@@ -20,6 +20,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 
 import aiohttp
 from jupyter_server._tz import utcnow
+from jupyter_server.auth import User
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import httputil, iostream, web
@@ -41,13 +42,18 @@ _CHUNK = 256 * 1024
 _ACTIVITY_INTERVAL = 60.0  # seconds between activity records while a WebSocket is busy
 _UPGRADE_TIMEOUT = 30.0
 _MAX_REFUSAL_BODY = 1024 * 1024
+_SHARED_CLIENT = "remoteapp_proxy_client"  # key in the tornado settings
 
 
 class ProxyTargetResolver(Protocol):
     """Where a user's container listens. May also have ``forget(url_id)`` (drop a cache entry)."""
 
-    async def resolve(self, user: str, url_id: str) -> str:
-        """``http://127.0.0.1:<port>``; raises NotFound for unknown ids and other users' ids."""
+    async def resolve(self, user: User, url_id: str) -> str:
+        """``http://127.0.0.1:<port>``; raises NotFound for unknown ids and other users' ids.
+
+        ``user`` is the authenticated ``current_user``: ``.username``, and behind JupyterHub
+        ``.hub_user`` (name, groups, scopes).
+        """
         ...
 
 
@@ -86,14 +92,25 @@ class ProxyClient:
 
 
 def proxy_handlers(
-    base_url: str, resolver: ProxyTargetResolver, client: ProxyClient, **options: Any
+    base_url: str,
+    resolver: ProxyTargetResolver,
+    client: ProxyClient | None = None,
+    **options: Any,
 ) -> list[tuple[str, type[web.RequestHandler], dict[str, Any]]]:
     """The tornado route of the container proxy, under ``base_url``.
 
-    ``options``: ``max_body_size`` (bytes, default 64 GiB) of uploads to the containers.
+    Without ``client``, one ProxyClient is shared through the web app's settings: close it
+    with :func:`close_proxy`. ``options``: ``max_body_size`` (bytes, default 64 GiB) of uploads.
     """
     pattern = url_path_join(base_url, r"remoteapp/containers/(?P<url_id>[^/]+)(?P<path>/.*)?")
     return [(pattern, ContainerProxyHandler, {"resolver": resolver, "client": client, **options})]
+
+
+async def close_proxy(settings: dict[str, Any]) -> None:
+    """Close the shared ProxyClient of a web app (its pooled upstream connections)."""
+    client = settings.pop(_SHARED_CLIENT, None)
+    if client is not None:
+        await client.close()
 
 
 class _BodyPipe:
@@ -153,9 +170,16 @@ class ContainerProxyHandler(JupyterHandler):
     _url_id = ""
 
     def initialize(
-        self, resolver: ProxyTargetResolver, client: ProxyClient, max_body_size: int = 64 << 30
+        self,
+        resolver: ProxyTargetResolver,
+        client: ProxyClient | None = None,
+        max_body_size: int = 64 << 30,
     ) -> None:
         self.resolver = resolver
+        if client is None:  # one per web app, closed by close_proxy()
+            if _SHARED_CLIENT not in self.settings:
+                self.settings[_SHARED_CLIENT] = ProxyClient()
+            client = self.settings[_SHARED_CLIENT]
         self.client = client
         self.max_body_size = max_body_size
 
@@ -223,7 +247,7 @@ class ContainerProxyHandler(JupyterHandler):
             return  # _proxy redirects
         self._url_id = url_id
         try:
-            self._target = await self.resolver.resolve(self.current_user.username, url_id)
+            self._target = await self.resolver.resolve(self.current_user, url_id)
         except NotFound:  # one answer whether the id is unknown or another user's
             raise web.HTTPError(404, f"No container {url_id}.") from None
         except RemoteAppError as exc:
