@@ -26,7 +26,6 @@ from remoteapp_server.core.errors import NotFound
 from remoteapp_server.handlers import proxy as proxy_module
 from remoteapp_server.handlers.proxy import ProxyClient, close_proxy, proxy_handlers
 
-
 TOKENS = {"alice-token": "alice", "bob-token": "bob"}
 ALICE = {"Authorization": "token alice-token"}
 MiB = 1024 * 1024
