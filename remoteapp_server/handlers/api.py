@@ -101,7 +101,16 @@ class ContainerLogsHandler(RemoteAppHandler):
 
 
 # ------------------------------------------------------------------ admin
-class AdminListHandler(RemoteAppHandler):
+class AdminHandler(RemoteAppHandler):
+    """Admin endpoints: the permission is checked before the request is even read."""
+
+    async def prepare(self):
+        await super().prepare()
+        if self.current_user is not None:
+            self.remoteapps.require_admin(self.identity)
+
+
+class AdminListHandler(AdminHandler):
     """Admin listings are paginated: ``?offset=0&limit=100``."""
 
     def write_page(self, items: list[Any]) -> None:
@@ -120,7 +129,7 @@ class AdminUsersHandler(AdminListHandler):
         self.write_json(await self.remoteapps.admin_create_user(self.identity, body["name"]), 201)
 
 
-class AdminUserHandler(RemoteAppHandler):
+class AdminUserHandler(AdminHandler):
     @web.authenticated
     async def delete(self, name: str):
         await self.remoteapps.admin_remove_user(self.identity, name)
@@ -144,7 +153,7 @@ class AdminApplicationsHandler(AdminListHandler):
         self.write_json(created, 201)
 
 
-class AdminApplicationHandler(RemoteAppHandler):
+class AdminApplicationHandler(AdminHandler):
     @web.authenticated
     async def delete(self, image: str):
         await self.remoteapps.admin_remove_application(self.identity, image)
@@ -181,7 +190,7 @@ class AdminGrantsHandler(AdminListHandler):
         self.write_json(grant.to_dict(), 201)
 
 
-class AdminGrantHandler(RemoteAppHandler):
+class AdminGrantHandler(AdminHandler):
     @web.authenticated
     async def delete(self, mapping_id: str):
         await self.remoteapps.admin_revoke(self.identity, mapping_id)
@@ -195,7 +204,7 @@ class AdminContainersHandler(AdminListHandler):
         self.write_page([c.to_dict() for c in containers])
 
 
-class AdminContainerHandler(RemoteAppHandler):
+class AdminContainerHandler(AdminHandler):
     @web.authenticated
     async def delete(self, url_id: str):
         await self.remoteapps.admin_stop(self.identity, url_id)
@@ -208,7 +217,7 @@ class AdminImagesHandler(AdminListHandler):
         self.write_page(await self.remoteapps.admin_images(self.identity))
 
 
-class AdminStatsHandler(RemoteAppHandler):
+class AdminStatsHandler(AdminHandler):
     @web.authenticated
     async def get(self):
         self.write_json(await self.remoteapps.admin_stats(self.identity))
