@@ -12,6 +12,8 @@ import os
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import RemoteApp
+from .core.accounting import unavailable
+from .core.errors import RemoteAppError
 from .core.remoteapps import Identity, RemoteApps
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
@@ -44,8 +46,13 @@ class RemoteAppExtension(ExtensionApp):
         # personal mode: the home of a container is the directory Jupyter serves
         home_source = config.home_source or ("" if under_hub else self.serverapp.root_dir)
         manager = config.container_manager(home_source=home_source)
+        try:
+            accounting = config.open_accounting()
+        except RemoteAppError as exc:
+            self.log.error("remoteapp: the accounting cannot be opened: %s", exc.message)
+            accounting = unavailable(f"the accounting cannot be opened: {exc.message}")
         self.remoteapps = RemoteApps(
-            config.open_accounting(),
+            accounting,
             manager,
             mode=mode,
             base_url_for=lambda identity: self._base_url_for(identity),

@@ -284,3 +284,26 @@ async def test_paths_that_are_not_routes(api):
         response = await api.client.fetch(api.url(path), headers=api.headers, raise_error=False)
         assert response.code == 404, path
     assert re.fullmatch(r"[0-9a-f]{32}", "0" * 32)
+
+
+class TestBrokenAccounting:
+    """A database that cannot be opened: the server starts, the API says why (503)."""
+
+    @pytest.fixture
+    def jp_server_config(self, tmp_path):
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("a file where the database directory should be")
+        return Config(
+            {
+                "ServerApp": {"jpserver_extensions": {"remoteapp_server": True}},
+                "RemoteApp": {"accounting_url": str(blocker / "remoteapp.sqlite"), "realm": REALM},
+            }
+        )
+
+    async def test_the_api_answers_503_with_the_reason(self, api):
+        code, answer = await api.get("applications")
+        assert code == 503 and "accounting cannot be opened" in answer["message"]
+        code, answer = await api.get("admin/users")
+        assert code == 503
+        code, me = await api.get("me")
+        assert code == 200 and me["name"] == ME

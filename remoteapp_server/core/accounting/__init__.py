@@ -17,3 +17,28 @@ def open_accounting(url: str, **kwargs) -> Accounting:
     from .sql import SQLAccounting
 
     return SQLAccounting(url, **kwargs)
+
+
+def unavailable(reason: str) -> Accounting:
+    """An accounting that answers every call with ``Unavailable(reason)``.
+
+    Used when the configured backend cannot be opened at start: the server still
+    starts and every API call says why, instead of the extension vanishing.
+    """
+    from ..errors import Unavailable
+
+    class UnavailableAccounting:
+        read_only = True
+
+        def __getattr__(self, name):
+            if name.startswith("_") or name == "close":
+                if name == "close":
+                    return lambda: None
+                raise AttributeError(name)
+
+            def fail(*args, **kwargs):
+                raise Unavailable(reason)
+
+            return fail
+
+    return UnavailableAccounting()  # type: ignore[return-value]
