@@ -1,7 +1,23 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { API_NAMESPACE } from './tokens';
+import {
+  API_NAMESPACE,
+  IApplicationEntry,
+  IApplicationRecord,
+  IContainer,
+  IErrorBody,
+  IGrant,
+  IGrantRequest,
+  IImageInfo,
+  ILogs,
+  IMe,
+  IPage,
+  IStartProgress,
+  IStartRequest,
+  IStats,
+  IUser
+} from './tokens';
 
 /**
  * A failed request to the remoteapp REST API.
@@ -103,4 +119,270 @@ function errorMessage(response: Response, data: any): string {
     }
   }
   return response.statusText || `HTTP error ${response.status}`;
+}
+
+/**
+ * JSON request options.
+ */
+function jsonBody(method: string, body: unknown): RequestInit {
+  return {
+    method,
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json' }
+  };
+}
+
+/**
+ * One server-sent event.
+ */
+export interface IServerSentEvent {
+  /** The `event:` field (`message` when there is none). */
+  event: string;
+  /** The `data:` lines, joined with newlines. */
+  data: string;
+}
+
+/**
+ * Split a text/event-stream into events as the bytes arrive.
+ *
+ * Why not `EventSource`: it only does GET and cannot send the Jupyter
+ * token or the XSRF header that `ServerConnection` adds to a POST.
+ */
+export async function* readServerSentEvents(
+  body: ReadableStream<Uint8Array>
+): AsyncGenerator<IServerSentEvent> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      buffer += done
+        ? decoder.decode()
+        : decoder.decode(value, { stream: true });
+      buffer = buffer.replace(/\r\n?/g, '\n');
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const parsed = parseEventBlock(block);
+        if (parsed) {
+          yield parsed;
+        }
+      }
+      if (done) {
+        const parsed = parseEventBlock(buffer);
+        if (parsed) {
+          yield parsed;
+        }
+        return;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function parseEventBlock(block: string): IServerSentEvent | null {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (!line || line.startsWith(':')) {
+      continue;
+    }
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) {
+      value = value.slice(1);
+    }
+    if (field === 'event') {
+      event = value;
+    } else if (field === 'data') {
+      data.push(value);
+    }
+  }
+  return data.length > 0 ? { event, data: data.join('\n') } : null;
+}
+
+/**
+ * Start an application and follow its progress (`POST containers` with
+ * `Accept: text/event-stream`).
+ *
+ * @param onProgress called with every `progress` event
+ * @returns the container, from the final `ready` event
+ * @throws RemoteAppRequestError from the `error` event, or when the request fails
+ */
+export async function startContainerWithProgress(
+  request: IStartRequest,
+  onProgress: (progress: IStartProgress) => void,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<IContainer> {
+  const url = apiURL('containers', settings);
+  const init = jsonBody('POST', request);
+  init.headers = { ...init.headers, Accept: 'text/event-stream' };
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new RemoteAppRequestError(
+      `Cannot reach the server: ${(error as Error)?.message ?? error}`,
+      0
+    );
+  }
+  const contentType = response.headers.get('Content-Type') ?? '';
+  if (!response.ok || !contentType.includes('text/event-stream')) {
+    // An error before the stream began (e.g. 404 unknown mapping), or a
+    // server that answered with plain JSON.
+    const text = await response.text();
+    let data: any = text;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      // keep the text
+    }
+    if (!response.ok) {
+      throw new RemoteAppRequestError(
+        errorMessage(response, data),
+        response.status,
+        data
+      );
+    }
+    return data as IContainer;
+  }
+  if (!response.body) {
+    throw new RemoteAppRequestError('The server sent no progress stream', 0);
+  }
+  for await (const { event, data } of readServerSentEvents(response.body)) {
+    const payload = JSON.parse(data);
+    if (event === 'progress') {
+      onProgress(payload as IStartProgress);
+    } else if (event === 'ready') {
+      return payload as IContainer;
+    } else if (event === 'error') {
+      const body = payload as IErrorBody;
+      throw new RemoteAppRequestError(body.message, body.status, body);
+    }
+  }
+  throw new RemoteAppRequestError(
+    'The progress stream ended before the application was ready',
+    0
+  );
+}
+
+/**
+ * Typed calls of the REST API, bound to one set of server settings.
+ */
+export class RemoteAppAPI {
+  constructor(
+    readonly serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  private _request<T>(endPoint: string, init: RequestInit = {}): Promise<T> {
+    return requestAPI<T>(endPoint, init, this.serverSettings);
+  }
+
+  me(): Promise<IMe> {
+    return this._request<IMe>('me');
+  }
+
+  applications(): Promise<IApplicationEntry[]> {
+    return this._request<IApplicationEntry[]>('applications');
+  }
+
+  containers(): Promise<IContainer[]> {
+    return this._request<IContainer[]>('containers');
+  }
+
+  container(urlId: string): Promise<IContainer> {
+    return this._request<IContainer>(`containers/${encodeURIComponent(urlId)}`);
+  }
+
+  start(request: IStartRequest): Promise<IContainer> {
+    return this._request<IContainer>('containers', jsonBody('POST', request));
+  }
+
+  startWithProgress(
+    request: IStartRequest,
+    onProgress: (progress: IStartProgress) => void
+  ): Promise<IContainer> {
+    return startContainerWithProgress(request, onProgress, this.serverSettings);
+  }
+
+  async stop(urlId: string): Promise<void> {
+    await this._request(`containers/${encodeURIComponent(urlId)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  logs(urlId: string, tail = 1000): Promise<ILogs> {
+    return this._request<ILogs>(
+      `containers/${encodeURIComponent(urlId)}/logs?tail=${tail}`
+    );
+  }
+
+  // Admin endpoints (scope custom:remoteapp:admin).
+
+  users(): Promise<IPage<IUser>> {
+    return this._request<IPage<IUser>>('admin/users');
+  }
+
+  createUser(name: string): Promise<IUser> {
+    return this._request<IUser>('admin/users', jsonBody('POST', { name }));
+  }
+
+  async removeUser(name: string): Promise<void> {
+    await this._request(`admin/users/${encodeURIComponent(name)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  adminApplications(): Promise<IPage<IApplicationRecord>> {
+    return this._request<IPage<IApplicationRecord>>('admin/applications');
+  }
+
+  createApplication(image: string, verify = true): Promise<IApplicationRecord> {
+    return this._request<IApplicationRecord>(
+      'admin/applications',
+      jsonBody('POST', { image, verify })
+    );
+  }
+
+  async removeApplication(image: string): Promise<void> {
+    await this._request(`admin/applications/${encodeURIComponent(image)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  grants(): Promise<IPage<IGrant>> {
+    return this._request<IPage<IGrant>>('admin/grants');
+  }
+
+  grant(request: IGrantRequest): Promise<IGrant> {
+    return this._request<IGrant>('admin/grants', jsonBody('POST', request));
+  }
+
+  async revoke(mappingId: string): Promise<void> {
+    await this._request(`admin/grants/${encodeURIComponent(mappingId)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  adminContainers(): Promise<IPage<IContainer>> {
+    return this._request<IPage<IContainer>>('admin/containers');
+  }
+
+  async adminStop(urlId: string): Promise<void> {
+    await this._request(`admin/containers/${encodeURIComponent(urlId)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  images(): Promise<IPage<IImageInfo>> {
+    return this._request<IPage<IImageInfo>>('admin/images');
+  }
+
+  stats(): Promise<IStats> {
+    return this._request<IStats>('admin/stats');
+  }
 }

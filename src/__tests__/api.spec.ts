@@ -71,8 +71,9 @@ describe('requestAPI', () => {
     const me: IMe = {
       name: 'alice',
       admin: false,
+      groups: [],
       scopes: ['custom:remoteapp:user'],
-      mode: 'standalone'
+      mode: 'personal'
     };
     const { settings, requests } = makeSettings(async () =>
       jsonResponse(200, me)

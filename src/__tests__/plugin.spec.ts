@@ -5,6 +5,7 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { ServerConnection } from '@jupyterlab/services';
 
 import plugins from '../index';
+import { IRemoteApps } from '../tokens';
 
 const BASE_URL = 'http://localhost:8888/';
 
@@ -33,12 +34,18 @@ describe('remoteapp:plugin', () => {
     warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
   });
 
+  let model: IRemoteApps | null = null;
+
   afterEach(() => {
+    // Stop the model's poll.
+    model?.dispose();
+    model = null;
     jest.restoreAllMocks();
   });
 
-  it('starts automatically and needs nothing', () => {
+  it('starts automatically, needs nothing and provides the model', () => {
     expect(plugin.id).toBe('remoteapp:plugin');
+    expect(plugin.provides).toBe(IRemoteApps);
     expect(plugin.autoStart).toBe(true);
     expect(plugin.requires ?? []).toHaveLength(0);
   });
@@ -50,18 +57,19 @@ describe('remoteapp:plugin', () => {
           JSON.stringify({
             name: 'alice',
             admin: true,
+            groups: [],
             scopes: [],
-            mode: 'standalone'
+            mode: 'personal'
           }),
           { status: 200 }
         )
     );
 
-    plugin.activate(app, null, null);
+    model = plugin.activate(app, null, null) as IRemoteApps;
     expect(log).toHaveBeenCalledWith('remoteapp is activated');
     await flush();
     expect(log).toHaveBeenCalledWith(
-      'remoteapp: signed in as alice (admin: true, mode: standalone)'
+      'remoteapp: signed in as alice (admin: true, mode: personal)'
     );
     expect(warn).not.toHaveBeenCalled();
   });
@@ -72,7 +80,9 @@ describe('remoteapp:plugin', () => {
         new Response('Not Found', { status: 404, statusText: 'Not Found' })
     );
 
-    expect(() => plugin.activate(app, null, null)).not.toThrow();
+    expect(() => {
+      model = plugin.activate(app, null, null) as IRemoteApps;
+    }).not.toThrow();
     await flush();
     expect(warn).toHaveBeenCalledWith(
       'remoteapp: the server extension is not available (Not Found)'
@@ -85,7 +95,7 @@ describe('remoteapp:plugin', () => {
         new Response(JSON.stringify({ message: 'boom' }), { status: 500 })
     );
 
-    plugin.activate(app, null, null);
+    model = plugin.activate(app, null, null) as IRemoteApps;
     await flush();
     expect(warn).toHaveBeenCalledWith(
       'remoteapp: cannot get the current user',
