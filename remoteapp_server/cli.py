@@ -13,12 +13,12 @@ import os
 import sys
 
 from jupyter_core.application import JupyterApp
-from traitlets import Bool, Unicode
+from traitlets import Bool, List, Unicode
 from traitlets.config import Application
 
 from . import __version__
 from .client import RemoteAppClient, RemoteAppClientError, save_login
-from .config import RemoteApp
+from .config import DEFAULT_SERVICE_URL, RemoteApp
 from .core.accounting import Policy
 from .core.errors import RemoteAppError
 
@@ -469,6 +469,57 @@ class Login(RestCommand):
         print(f"saved to {save_login(self.url, token)}")
 
 
+# ------------------------------------------------------------------ JupyterHub
+class HubConfig(Command):
+    name = "hub-config"
+    description = """Print the JupyterHub configuration of a remoteapp deployment: the
+    managed service, the custom:remoteapp:admin scope and its role, the user role's access
+    to the service, and the spawner settings that put single-user servers in hub mode."""
+    usage_line = (
+        "hub-config [--admin-user NAME ...] [--admin-group G ...] [--service-url URL] [--db URL]"
+    )
+
+    service_url = Unicode(
+        DEFAULT_SERVICE_URL,
+        help="Where the remoteapp service listens (JupyterHub's service url).",
+    ).tag(config=True)
+    servers_service_url = Unicode(
+        None,
+        allow_none=True,
+        help="""The service as single-user servers reach it, with its path. Default: the
+        service URL + /services/remoteapp/ (servers on the Hub's host). With
+        DockerSpawner: an address the containers reach.""",
+    ).tag(config=True)
+    admin_users = List(Unicode(), help="Users given the remoteapp-admin role.").tag(config=True)
+    admin_groups = List(Unicode(), help="Groups given the remoteapp-admin role.").tag(config=True)
+    aliases = dict(
+        Command.aliases,
+        **{
+            "service-url": "HubConfig.service_url",
+            "servers-service-url": "HubConfig.servers_service_url",
+            "admin-user": "HubConfig.admin_users",
+            "admin-group": "HubConfig.admin_groups",
+        },
+    )
+
+    def run(self):
+        from .hub import hub_config_text
+
+        self.args(0, "no argument")
+        # options given here (--db) go to the service's command line
+        options = dict(self.cli_config.get("RemoteApp", {}))
+        sys.stdout.write(
+            hub_config_text(
+                service_url=self.service_url,
+                servers_service_url=self.servers_service_url,
+                admin_users=self.admin_users,
+                admin_groups=self.admin_groups,
+                remoteapp_options=options,
+                python=sys.executable,
+            )
+        )
+
+
 async def _list_images(settings: RemoteApp):
     manager = settings.container_manager()
     try:
@@ -529,6 +580,11 @@ jupyter remoteapp images
         "stop": (Stop, Stop.description),
         "logs": (Logs, Logs.description),
         "login": (Login, Login.description),
+        "hub-config": (HubConfig, HubConfig.description.split(":")[0] + "."),
+        "service": (
+            "remoteapp_server.service.RemoteAppService",
+            "Run the remoteapp JupyterHub service (JupyterHub starts it: see hub-config).",
+        ),
     }
 
 

@@ -18,6 +18,13 @@ from .core.accounting import Accounting, open_accounting
 from .core.containers import PULL_POLICIES, AsyncDocker, ContainerManager, ContainerOptions
 from .core.images import DEFAULT_NAMESPACE
 
+#: the name JupyterHub knows the remoteapp service by (``c.JupyterHub.services``)
+SERVICE_NAME = "remoteapp"
+#: where JupyterHub's managed remoteapp service listens by default
+DEFAULT_SERVICE_URL = "http://127.0.0.1:10101"
+#: the mode ``GET me`` reports behind JupyterHub with the service
+HUB_MODE = "hub"
+
 
 def default_accounting_path() -> str:
     """The embedded SQLite accounting file under the Jupyter data dir."""
@@ -159,6 +166,25 @@ class RemoteApp(Configurable):
         help="""Whether the personal-mode user may use the admin API (users,
         applications, grants, every container). Under JupyterHub the admin permission
         is the ``custom:remoteapp:admin`` scope instead.""",
+    ).tag(config=True)
+
+    service_url = Unicode(
+        help="""URL of the remoteapp JupyterHub service, with its path
+        (``http://127.0.0.1:10101/services/remoteapp/``). When set, the server extension
+        is in hub mode: it opens no docker or database connection (users' kernels run as
+        this server's OS user) and forwards every API call to the service with the
+        caller's own token. Default: $REMOTEAPP_SERVICE_URL, which the JupyterHub
+        configuration made by ``jupyter remoteapp hub-config`` sets for the spawners.""",
+    ).tag(config=True)
+
+    @default("service_url")
+    def _default_service_url(self):
+        return os.environ.get("REMOTEAPP_SERVICE_URL", "")
+
+    service_cache_seconds = Float(
+        5,
+        help="""Hub mode: how long the service's answer that a container is the caller's
+        (and where it listens) is reused by the proxy before asking again.""",
     ).tag(config=True)
 
     def open_accounting(self) -> Accounting:

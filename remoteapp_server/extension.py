@@ -2,7 +2,10 @@
 ``jupyter server`` and ``jupyterhub-singleuser``.
 
 The core objects are built once from :class:`remoteapp_server.config.RemoteApp` and
-handed to the handlers through the tornado settings.
+handed to the handlers through the tornado settings. In hub mode
+(``c.RemoteApp.service_url``, set by JupyterHub's spawner environment) there is no core
+here: the API is forwarded to the remoteapp service and the proxy asks the service
+(``handlers/forward.py``).
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import os
 
 from jupyter_server.extension.application import ExtensionApp
 
-from .config import RemoteApp
+from .config import HUB_MODE, RemoteApp
 from .core.accounting import unavailable
 from .core.errors import RemoteAppError
 from .core.remoteapps import Identity, RemoteApps
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
+from .handlers.forward import ServiceClient, ServiceTargetResolver, forward_handlers
 from .handlers.proxy import close_proxy, proxy_handlers
 
 
@@ -39,8 +43,14 @@ class RemoteAppExtension(ExtensionApp):
     description = "Dockerized desktop and web applications in JupyterLab tabs."
     classes = [RemoteApp]
 
+    #: set in hub mode (``c.RemoteApp.service_url``): the service does the work
+    service: ServiceClient | None = None
+
     def initialize_settings(self):
         config = RemoteApp(parent=self)
+        if config.service_url:
+            self._initialize_hub_mode(config)
+            return
         under_hub = bool(os.environ.get("JUPYTERHUB_API_TOKEN"))
         mode = "hub-direct" if under_hub else "personal"
         # personal mode: the home of a container is the directory Jupyter serves
@@ -70,15 +80,29 @@ class RemoteAppExtension(ExtensionApp):
             config.realm,
         )
 
+    def _initialize_hub_mode(self, config: RemoteApp) -> None:
+        """No docker, no database here: users' kernels run as this server's OS user."""
+        self.service = ServiceClient(config.service_url)
+        ttl = config.service_cache_seconds
+        self.service_resolver = ServiceTargetResolver(self.service, ttl=ttl)
+        self.settings.update(remoteapp_mode=HUB_MODE)
+        self.log.info("remoteapp: hub mode, the remoteapp service at %s", config.service_url)
+
     def _base_url_for(self, identity: Identity) -> str:
         # This server serves exactly one user: containers live under its own base URL.
         return self.serverapp.base_url
 
     def initialize_handlers(self):
+        if self.service is not None:
+            self.handlers.extend(forward_handlers("/", self.service, self.service_resolver))
+            return
         resolver = ProxyResolver(self.remoteapps, self.identity_rule)
         self.handlers.extend(api_handlers("/"))
         self.handlers.extend(proxy_handlers("/", resolver))
 
     async def stop_extension(self):
         await close_proxy(self.serverapp.web_app.settings)
+        if self.service is not None:
+            await self.service.close()
+            return
         self.remoteapps.close()  # containers keep running; a restart finds them again

@@ -11,25 +11,24 @@ from tornado.iostream import StreamClosedError
 from ..core.accounting import Policy
 from ..core.errors import BadRequest, RemoteAppError
 from ..core.remoteapps import paginate
-from .base import RemoteAppHandler
+from .base import API_PREFIX, RemoteAppApi, RemoteAppHandler
 
-API_PREFIX = "remoteapp/api"
 _POLICY_FIELDS = tuple(Policy.__dataclass_fields__)
 
 
-class MeHandler(RemoteAppHandler):
+class MeApi(RemoteAppApi):
     @web.authenticated
     async def get(self):
         self.write_json(self.identity.to_dict(self.mode))
 
 
-class ApplicationsHandler(RemoteAppHandler):
+class ApplicationsApi(RemoteAppApi):
     @web.authenticated
     async def get(self):
         self.write_json(await self.remoteapps.applications(self.identity))
 
 
-class ContainersHandler(RemoteAppHandler):
+class ContainersApi(RemoteAppApi):
     @web.authenticated
     async def get(self):
         containers = await self.remoteapps.list_containers(self.identity)
@@ -51,7 +50,7 @@ class ContainersHandler(RemoteAppHandler):
         self.write_json(container.to_dict(), status=201)
 
     def _location(self, url_id: str) -> str:
-        return f"{self.base_url}{API_PREFIX}/containers/{url_id}"
+        return f"{self.api_root}containers/{url_id}"
 
     async def _start_with_events(self, mapping_id: str, configurables: dict[str, Any]) -> None:
         """Server-sent events: ``progress`` while starting, then ``ready`` or ``error``."""
@@ -80,11 +79,16 @@ class ContainersHandler(RemoteAppHandler):
         self.finish()
 
 
-class ContainerHandler(RemoteAppHandler):
+class ContainerApi(RemoteAppApi):
     @web.authenticated
     async def get(self, url_id: str):
         container = await self.remoteapps.get_container(self.identity, url_id)
-        self.write_json(container.to_dict())
+        answer = container.to_dict()
+        if self.expose_endpoint and container.target is not None:
+            # for the owner only (get_container is NotFound for others): a JupyterHub
+            # single-user server proxies to this address after asking the service
+            answer["endpoint"] = container.target
+        self.write_json(answer)
 
     @web.authenticated
     async def delete(self, url_id: str):
@@ -92,7 +96,7 @@ class ContainerHandler(RemoteAppHandler):
         self.no_content()
 
 
-class ContainerLogsHandler(RemoteAppHandler):
+class ContainerLogsApi(RemoteAppApi):
     @web.authenticated
     async def get(self, url_id: str):
         tail = self.int_argument("tail", 1000)
@@ -101,7 +105,7 @@ class ContainerLogsHandler(RemoteAppHandler):
 
 
 # ------------------------------------------------------------------ admin
-class AdminHandler(RemoteAppHandler):
+class AdminApi(RemoteAppApi):
     """Admin endpoints: the permission is checked before the request is even read."""
 
     async def prepare(self):
@@ -110,7 +114,7 @@ class AdminHandler(RemoteAppHandler):
             self.remoteapps.require_admin(self.identity)
 
 
-class AdminListHandler(AdminHandler):
+class AdminListApi(AdminApi):
     """Admin listings are paginated: ``?offset=0&limit=100``."""
 
     def write_page(self, items: list[Any]) -> None:
@@ -118,7 +122,7 @@ class AdminListHandler(AdminHandler):
         self.write_json(page.to_dict())
 
 
-class AdminUsersHandler(AdminListHandler):
+class AdminUsersApi(AdminListApi):
     @web.authenticated
     async def get(self):
         self.write_page(await self.remoteapps.admin_users(self.identity))
@@ -129,14 +133,14 @@ class AdminUsersHandler(AdminListHandler):
         self.write_json(await self.remoteapps.admin_create_user(self.identity, body["name"]), 201)
 
 
-class AdminUserHandler(AdminHandler):
+class AdminUserApi(AdminApi):
     @web.authenticated
     async def delete(self, name: str):
         await self.remoteapps.admin_remove_user(self.identity, name)
         self.no_content()
 
 
-class AdminApplicationsHandler(AdminListHandler):
+class AdminApplicationsApi(AdminListApi):
     @web.authenticated
     async def get(self):
         self.write_page(await self.remoteapps.admin_applications(self.identity))
@@ -153,14 +157,14 @@ class AdminApplicationsHandler(AdminListHandler):
         self.write_json(created, 201)
 
 
-class AdminApplicationHandler(AdminHandler):
+class AdminApplicationApi(AdminApi):
     @web.authenticated
     async def delete(self, image: str):
         await self.remoteapps.admin_remove_application(self.identity, image)
         self.no_content()
 
 
-class AdminGrantsHandler(AdminListHandler):
+class AdminGrantsApi(AdminListApi):
     @web.authenticated
     async def get(self):
         filters = {key: self.get_query_argument(key, None) for key in ("image", "user", "group")}
@@ -190,60 +194,87 @@ class AdminGrantsHandler(AdminListHandler):
         self.write_json(grant.to_dict(), 201)
 
 
-class AdminGrantHandler(AdminHandler):
+class AdminGrantApi(AdminApi):
     @web.authenticated
     async def delete(self, mapping_id: str):
         await self.remoteapps.admin_revoke(self.identity, mapping_id)
         self.no_content()
 
 
-class AdminContainersHandler(AdminListHandler):
+class AdminContainersApi(AdminListApi):
     @web.authenticated
     async def get(self):
         containers = await self.remoteapps.admin_containers(self.identity)
         self.write_page([c.to_dict() for c in containers])
 
 
-class AdminContainerHandler(AdminHandler):
+class AdminContainerApi(AdminApi):
     @web.authenticated
     async def delete(self, url_id: str):
         await self.remoteapps.admin_stop(self.identity, url_id)
         self.no_content()
 
 
-class AdminImagesHandler(AdminListHandler):
+class AdminImagesApi(AdminListApi):
     @web.authenticated
     async def get(self):
         self.write_page(await self.remoteapps.admin_images(self.identity))
 
 
-class AdminStatsHandler(AdminHandler):
+class AdminStatsApi(AdminApi):
     @web.authenticated
     async def get(self):
         self.write_json(await self.remoteapps.admin_stats(self.identity))
 
 
-#: (path under ``{base_url}remoteapp/api/``, handler): also the source of truth the
-#: OpenAPI test checks the description against.
-ROUTES: list[tuple[str, type[RemoteAppHandler]]] = [
-    ("me", MeHandler),
-    ("applications", ApplicationsHandler),
-    ("containers", ContainersHandler),
-    ("containers/(?P<url_id>[^/]+)", ContainerHandler),
-    ("containers/(?P<url_id>[^/]+)/logs", ContainerLogsHandler),
-    ("admin/users", AdminUsersHandler),
-    ("admin/users/(?P<name>[^/]+)", AdminUserHandler),
-    ("admin/applications", AdminApplicationsHandler),
-    ("admin/applications/(?P<image>.+)", AdminApplicationHandler),
-    ("admin/grants", AdminGrantsHandler),
-    ("admin/grants/(?P<mapping_id>[^/]+)", AdminGrantHandler),
-    ("admin/containers", AdminContainersHandler),
-    ("admin/containers/(?P<url_id>[^/]+)", AdminContainerHandler),
-    ("admin/images", AdminImagesHandler),
-    ("admin/stats", AdminStatsHandler),
+#: (path under the API root, what the handler does): the handler logic, for any base
+API_ROUTES: list[tuple[str, type[RemoteAppApi]]] = [
+    ("me", MeApi),
+    ("applications", ApplicationsApi),
+    ("containers", ContainersApi),
+    ("containers/(?P<url_id>[^/]+)", ContainerApi),
+    ("containers/(?P<url_id>[^/]+)/logs", ContainerLogsApi),
+    ("admin/users", AdminUsersApi),
+    ("admin/users/(?P<name>[^/]+)", AdminUserApi),
+    ("admin/applications", AdminApplicationsApi),
+    ("admin/applications/(?P<image>.+)", AdminApplicationApi),
+    ("admin/grants", AdminGrantsApi),
+    ("admin/grants/(?P<mapping_id>[^/]+)", AdminGrantApi),
+    ("admin/containers", AdminContainersApi),
+    ("admin/containers/(?P<url_id>[^/]+)", AdminContainerApi),
+    ("admin/images", AdminImagesApi),
+    ("admin/stats", AdminStatsApi),
 ]
 
 
-def api_handlers(base_url: str = "/") -> list[tuple[str, type[RemoteAppHandler]]]:
-    prefix = base_url.rstrip("/") + "/" + API_PREFIX
-    return [(f"{prefix}/{path}/?", handler) for path, handler in ROUTES]
+def concrete_handlers(
+    base_class: type[web.RequestHandler],
+) -> list[tuple[str, type[web.RequestHandler]]]:
+    """The routes with handler classes: each logic mixin on top of ``base_class``."""
+    # the base must derive from RemoteAppApi, or its defaults would shadow the base's own
+    assert issubclass(base_class, RemoteAppApi), base_class
+    suffix = "Handler" if base_class is RemoteAppHandler else base_class.__name__
+    return [
+        (path, type(api.__name__[: -len("Api")] + suffix, (api, base_class), {}))
+        for path, api in API_ROUTES
+    ]
+
+
+#: (path under ``{base_url}remoteapp/api/``, the extension's handler): also the source of
+#: truth the OpenAPI test checks the description against.
+ROUTES: list[tuple[str, type[RemoteAppHandler]]] = concrete_handlers(RemoteAppHandler)
+
+
+def api_handlers(
+    base_url: str = "/",
+    base_class: type[web.RequestHandler] | None = None,
+    api_prefix: str = API_PREFIX,
+) -> list[tuple[str, type[web.RequestHandler]]]:
+    """Tornado routes of the API under ``{base_url}{api_prefix}/``.
+
+    Without ``base_class``: the extension's handlers (jupyter_server's APIHandler). The
+    JupyterHub service passes its HubAuth-authenticated base and ``api_prefix="api"``.
+    """
+    routes = ROUTES if base_class is None else concrete_handlers(base_class)
+    prefix = base_url.rstrip("/") + "/" + api_prefix.strip("/")
+    return [(f"{prefix}/{path}/?", handler) for path, handler in routes]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from http.client import responses
 from typing import Any
@@ -14,6 +15,9 @@ from ..core.remoteapps import ADMIN_SCOPE, Identity, RemoteApps
 
 #: REST bodies are small JSON documents; anything bigger is a mistake or an attack.
 MAX_JSON_BODY = 64 * 1024
+
+#: where the API lives under a Jupyter server's base URL
+API_PREFIX = "remoteapp/api"
 
 
 class IdentityRule:
@@ -43,8 +47,20 @@ class IdentityRule:
         return Identity(name=self.personal_user, scopes=scopes, admin=self.personal_admin)
 
 
-class RemoteAppHandler(APIHandler):
-    """JSON handler with the remoteapp core at hand."""
+class RemoteAppApi:
+    """What every REST handler needs, whatever tornado base it runs on.
+
+    A base class derives from this and a tornado handler: the extension's
+    :class:`RemoteAppHandler` (jupyter_server's ``APIHandler``), the JupyterHub service's
+    HubAuth-authenticated ``ServiceApiHandler``; ``handlers.api`` puts each endpoint's
+    logic on top of one. A base provides ``get_identity()`` (the authenticated caller as
+    an :class:`Identity`) and ``api_root`` (the URL path of the API, with a trailing
+    slash); the core is found in ``settings["remoteapp"]``.
+    """
+
+    #: whether ``GET containers/<url_id>`` tells the owner where the app listens
+    #: (``endpoint``): the JupyterHub service does, for the single-user server's proxy
+    expose_endpoint = False
 
     @property
     def remoteapps(self) -> RemoteApps:
@@ -55,14 +71,23 @@ class RemoteAppHandler(APIHandler):
         return self.settings.get("remoteapp_mode", self.remoteapps.mode)
 
     @property
+    def api_root(self) -> str:
+        raise NotImplementedError
+
+    def get_identity(self) -> Identity:
+        raise NotImplementedError
+
+    @property
     def identity(self) -> Identity:
         if not hasattr(self, "_identity"):
-            rule: IdentityRule = self.settings["remoteapp_identity_rule"]
-            self._identity = rule.identity(self.current_user)
+            self._identity = self.get_identity()
         return self._identity
 
     async def prepare(self):
-        await super().prepare()
+        # jupyter_server's prepare is a coroutine, tornado's a plain method
+        prepared = super().prepare()
+        if inspect.isawaitable(prepared):
+            await prepared
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > MAX_JSON_BODY:
             raise web.HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
@@ -94,6 +119,7 @@ class RemoteAppHandler(APIHandler):
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
+        self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))
 
     def no_content(self) -> None:
@@ -118,3 +144,15 @@ class RemoteAppHandler(APIHandler):
             self.log.info("remoteapp %s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
+
+
+class RemoteAppHandler(RemoteAppApi, APIHandler):
+    """The extension's base: jupyter_server authentication, identity by the IdentityRule."""
+
+    @property
+    def api_root(self) -> str:
+        return f"{self.base_url}{API_PREFIX}/"
+
+    def get_identity(self) -> Identity:
+        rule: IdentityRule = self.settings["remoteapp_identity_rule"]
+        return rule.identity(self.current_user)
