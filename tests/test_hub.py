@@ -275,3 +275,36 @@ def test_the_single_user_server_cannot_reach_docker_or_the_accounting(hub, bob):
     assert result["docker_host"] is None
     # ... and the server still does everything through the service
     assert bob.get("containers")[0] == 200
+
+
+def test_in_chromium_a_user_launches_the_desktop_from_the_launcher(hub, bob, tmp_path):
+    """Log in through the Hub, click the desktop in the launcher: noVNC connects in the tab."""
+    import subprocess
+
+    for container in bob.get("containers")[1]:  # the launcher starts a fresh one
+        assert bob.call("DELETE", f"containers/{container['url_id']}")[0] == 204
+
+    from hub_helpers import PASSWORD
+
+    ui_tests = Path(__file__).resolve().parent.parent / "ui-tests"
+    if not (ui_tests / "node_modules" / "@playwright" / "test").exists():
+        pytest.skip("ui-tests/node_modules is not installed (scripts/test installs it)")
+    screenshot = tmp_path / "hub-vnc.png"
+    done = subprocess.run(
+        ["node", str(ui_tests / "hub" / "vnc-through-hub.js")],
+        env={
+            **os.environ,
+            "HUB_URL": hub.url,
+            "HUB_USER": BOB,
+            "HUB_PASSWORD": PASSWORD,
+            "SCREENSHOT": str(screenshot),
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ui_tests,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr + hub.log_tail()
+    assert f"/user/{BOB}/remoteapp/containers/" in done.stdout
+    assert screenshot.stat().st_size > 10_000
+    shutil.copy(screenshot, Path(__file__).resolve().parent.parent / ".hub" / "last-hub-vnc.png")
