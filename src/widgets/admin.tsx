@@ -93,6 +93,19 @@ function AdminContent(props: IAdminProps): JSX.Element {
   const [grantImage, setGrantImage] = React.useState('');
   const [targetKind, setTargetKind] = React.useState<'user' | 'group'>('user');
   const [target, setTarget] = React.useState(model.me?.name ?? '');
+  // `me` may arrive after the first render: prefill the grantee once it is known.
+  React.useEffect(() => {
+    const prefill = () => {
+      if (model.me?.name) {
+        setTarget(current => current || (model.me?.name ?? ''));
+      }
+    };
+    prefill();
+    model.changed.connect(prefill);
+    return () => {
+      model.changed.disconnect(prefill);
+    };
+  }, [model]);
   const [allowHome, setAllowHome] = React.useState(false);
   const [allowView, setAllowView] = React.useState(false);
   const [allowStartup, setAllowStartup] = React.useState(false);

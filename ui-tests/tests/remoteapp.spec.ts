@@ -5,6 +5,7 @@
 import { expect, test } from '@jupyterlab/galata';
 
 import {
+  API,
   closeAndStop,
   dockTab,
   launcherCard,
@@ -143,6 +144,9 @@ test('an admin grants an app and it appears in the launcher', async ({
     .getByLabel('Application to grant')
     .selectOption('remoteapp/demo-webapp:latest');
   await form.getByLabel('Viewable by others').check();
+  // The grantee is prefilled with the current user, once the server said who that is.
+  const me = await (await page.request.get(`${API}/me`)).json();
+  await expect(form.getByLabel('User or group name')).toHaveValue(me.name);
 
   // Client-side validation: a bad volume is refused before any request.
   await form.getByLabel('Volume').fill('nonsense');
