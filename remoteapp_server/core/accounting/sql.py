@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Select, delete, select, union_all
+from sqlalchemy import Select, delete, func, select, union_all
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -161,9 +161,15 @@ class SQLAccounting(Accounting):
             if result.rowcount == 0:
                 raise NotFound(f"user {name!r} does not exist")
 
-    def list_users(self) -> list[str]:
+    def list_users(self, *, offset: int = 0, limit: int | None = None) -> list[str]:
+        """User names in order; ``offset``/``limit`` select one page of them (in SQL)."""
+        query = _page(select(User.name).order_by(User.name), offset, limit)
         with self._transaction() as session:
-            return list(session.scalars(select(User.name).order_by(User.name)))
+            return list(session.scalars(query))
+
+    def count_users(self) -> int:
+        with self._transaction() as session:
+            return session.scalar(select(func.count()).select_from(User)) or 0
 
     # applications
 
@@ -181,9 +187,15 @@ class SQLAccounting(Accounting):
             if session.execute(statement, _NO_SYNC).rowcount == 0:
                 raise NotFound(f"application {image!r} does not exist")
 
-    def list_applications(self) -> list[str]:
+    def list_applications(self, *, offset: int = 0, limit: int | None = None) -> list[str]:
+        """Application images in order; ``offset``/``limit`` select one page (in SQL)."""
+        query = _page(select(Application.image).order_by(Application.image), offset, limit)
         with self._transaction() as session:
-            return list(session.scalars(select(Application.image).order_by(Application.image)))
+            return list(session.scalars(query))
+
+    def count_applications(self) -> int:
+        with self._transaction() as session:
+            return session.scalar(select(func.count()).select_from(Application)) or 0
 
     # grants
 
@@ -276,10 +288,65 @@ class SQLAccounting(Accounting):
             return session.execute(statement, _NO_SYNC).rowcount
 
     def list_grants(
-        self, *, image: str | None = None, user: str | None = None, group: str | None = None
+        self,
+        *,
+        image: str | None = None,
+        user: str | None = None,
+        group: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[Grant]:
+        """Grants matching all given selectors, ordered by image and mapping id.
+
+        ``offset``/``limit`` select one page of them in SQL: first the page's mapping ids
+        (walking the applications in image order through indexes, not sorting every
+        grant; deep pages of all grants skip whole applications by their counts), then
+        their details.
+        """
+        paged = offset != 0 or limit is not None
+        unfiltered = image is None and user is None and group is None
         with self._transaction() as session:
-            return [_to_grant(row) for row in session.execute(_grants_query(image, user, group))]
+            if not paged:
+                query = _grants_query(image, user, group)
+            else:
+                if unfiltered and limit is not None and offset >= _SKIP_APPLICATIONS_FROM:
+                    keys = _deep_page_keys(session, offset, limit)
+                else:
+                    keys = list(
+                        session.scalars(_page(_grant_keys(image, user, group), offset, limit))
+                    )
+                if not keys:
+                    return []
+                query = _grants_query().where(AccountingEntry.mapping_id.in_(keys))
+            return [_to_grant(row) for row in session.execute(query)]
+
+    def count_grants(
+        self, *, image: str | None = None, user: str | None = None, group: str | None = None
+    ) -> int:
+        """How many grants :meth:`list_grants` lists with the same selectors."""
+        if image is None and user is None and group is None:
+            query = select(func.count()).select_from(AccountingEntry)
+        else:
+            keys = _grant_keys(image, user, group).order_by(None).subquery()
+            query = select(func.count()).select_from(keys)
+        with self._transaction() as session:
+            return session.scalar(query) or 0
+
+    def count_grants_by_user(self, users: Iterable[str] | None = None) -> dict[str, int]:
+        """Grants made to each user (not through groups): of ``users``, or of everyone.
+        Users without grants are missing from the answer."""
+        query = (
+            select(User.name, func.count(AccountingEntry.mapping_id))
+            .join(AccountingEntry, AccountingEntry.user_id == User.id)
+            .group_by(User.name)
+        )
+        if users is not None:
+            names = sorted(set(users))
+            if not names:
+                return {}
+            query = query.where(User.name.in_(names))
+        with self._transaction() as session:
+            return {name: count for name, count in session.execute(query)}
 
     def grants_for_user(self, user: str, groups: Iterable[str] = ()) -> list[Grant]:
         """One query; the mapping ids come from the grantee indexes, not from a table scan.
@@ -361,6 +428,79 @@ def _get_or_create(session: Session, query: Select, row: HubGroup | ApplicationP
         if found is None:
             raise
         return found
+
+
+def _page(query: Select, offset: int, limit: int | None) -> Select:
+    """One page of an ordered query: rows ``offset`` to ``offset + limit``."""
+    if not isinstance(offset, int) or offset < 0:
+        raise BadRequest(f"offset must be an integer ≥ 0, not {offset!r}")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise BadRequest(f"limit must be an integer ≥ 1, not {limit!r}")
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return query
+
+
+#: From this offset on, a page of all grants skips whole applications (by their grant
+#: counts) instead of walking every grant before it.
+_SKIP_APPLICATIONS_FROM = 1000
+
+
+def _deep_page_keys(session: Session, offset: int, limit: int) -> list[str]:
+    """The mapping ids of one page deep into all grants (in :func:`_grants_query` order).
+
+    The applications' grant counts, in image order, come from the index alone (a few ms
+    for 100,000 grants); only the applications that hold the page are then walked.
+    """
+    per_application = (
+        select(func.count())
+        .select_from(AccountingEntry)
+        .where(AccountingEntry.application_id == Application.id)
+        .scalar_subquery()
+    )
+    counts = session.execute(
+        select(Application.id, per_application).order_by(Application.image)
+    ).all()
+    skipped, covered, holding = 0, 0, []
+    for application_id, count in counts:
+        if not holding and skipped + count <= offset:
+            skipped += count  # the whole application lies before the page
+            continue
+        holding.append(application_id)
+        covered += count
+        if skipped + covered >= offset + limit:
+            break
+    if not holding:
+        return []
+    keys = _grant_keys().where(AccountingEntry.application_id.in_(holding))
+    return list(session.scalars(_page(keys, offset - skipped, limit)))
+
+
+def _grant_keys(
+    image: str | None = None, user: str | None = None, group: str | None = None
+) -> Select:
+    """The mapping ids of :func:`_grants_query`, in the same order.
+
+    ``+ 0`` keeps the join from being driven by the application's primary key: SQLite then
+    walks the applications in image order (their unique index) and each one's grants
+    through an index, so a page of 100 reads about 100 rows instead of sorting them all.
+    """
+    query = (
+        select(AccountingEntry.mapping_id)
+        .join(Application, AccountingEntry.application_id == Application.id + 0)
+        .order_by(Application.image, AccountingEntry.mapping_id)
+    )
+    if image is not None:
+        query = query.where(Application.image == image)
+    if user is not None:
+        query = query.join(User, AccountingEntry.user_id == User.id).where(User.name == user)
+    if group is not None:
+        query = query.join(HubGroup, AccountingEntry.group_id == HubGroup.id).where(
+            HubGroup.name == group
+        )
+    return query
 
 
 def _grants_query(
