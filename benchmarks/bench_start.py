@@ -171,9 +171,11 @@ async def run(ctx) -> list[Table]:
             else "—",
         )
     for name, image in apps:
-        steps = ", ".join(f"{stage} {ms:.0f}" for stage, ms in breakdown[image].items())
+        steps = ", ".join(f"{stage} {ms.median:.0f}" for stage, ms in breakdown[image].items())
+        samples = len(next(iter(breakdown[image].values())).values)
         table.notes.append(
-            f"One start of the {name} with progress events (ms after the POST): {steps}."
+            f"Progress events of the {name} (ms after the POST, median of {samples} starts"
+            f" with `Accept: text/event-stream`): {steps}."
         )
     table.notes.append(
         f"{s.repeat} start(s) of each, floor and remoteapp alternating; the floor polls every"
