@@ -58,6 +58,24 @@ export function apiURL(
 }
 
 /**
+ * `ServerConnection.makeRequest`, with a network failure as a request error (status 0).
+ */
+async function reach(
+  url: string,
+  init: RequestInit,
+  settings: ServerConnection.ISettings
+): Promise<Response> {
+  try {
+    return await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new RemoteAppRequestError(
+      `Cannot reach the server: ${(error as Error)?.message ?? error}`,
+      0
+    );
+  }
+}
+
+/**
  * Call the remoteapp REST API.
  *
  * @param endPoint the path below `remoteapp/api` (e.g. `me`, `containers/ID`)
@@ -74,15 +92,7 @@ export async function requestAPI<T>(
 ): Promise<T> {
   const url = apiURL(endPoint, settings);
 
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (error) {
-    throw new RemoteAppRequestError(
-      `Cannot reach the server: ${(error as Error)?.message ?? error}`,
-      0
-    );
-  }
+  const response = await reach(url, init, settings);
 
   const text = await response.text();
   let data: any = undefined;
@@ -221,15 +231,7 @@ export async function startContainerWithProgress(
   const url = apiURL('containers', settings);
   const init = jsonBody('POST', request);
   init.headers = { ...init.headers, Accept: 'text/event-stream' };
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (error) {
-    throw new RemoteAppRequestError(
-      `Cannot reach the server: ${(error as Error)?.message ?? error}`,
-      0
-    );
-  }
+  const response = await reach(url, init, settings);
   const contentType = response.headers.get('Content-Type') ?? '';
   if (!response.ok || !contentType.includes('text/event-stream')) {
     // An error before the stream began (e.g. 404 unknown mapping), or a

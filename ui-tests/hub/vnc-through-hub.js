@@ -11,18 +11,7 @@ const TIMEOUT = 60000;
 
 async function main() {
   const { HUB_URL, HUB_USER, HUB_PASSWORD, SCREENSHOT } = process.env;
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync'
-    ]
-  });
+  const browser = await chromium.launch(require('../chromium.js'));
   const page = await browser.newPage({
     viewport: { width: 1280, height: 860 }
   });
