@@ -132,6 +132,31 @@ def test_lists_users_and_applications(populated: Accounting):
     assert populated.list_applications() == sorted([IMAGE_A, IMAGE_B])
 
 
+def test_pages_and_counts_agree_with_the_whole_lists(populated: Accounting):
+    grants = populated.list_grants()
+    assert populated.count_grants() == len(grants)
+    assert populated.count_users() == 2 and populated.count_applications() == 2
+    # every page of every size is the matching slice of the whole, in the same order
+    for limit in (1, 2, 3):
+        pages = [
+            populated.list_grants(offset=offset, limit=limit)
+            for offset in range(0, len(grants), limit)
+        ]
+        assert [g for page in pages for g in page] == grants
+    assert populated.list_grants(offset=len(grants)) == []
+    assert populated.list_users(offset=1) == ["bob"]
+    assert populated.list_applications(limit=1) == [sorted([IMAGE_A, IMAGE_B])[0]]
+    alice = populated.list_grants(user="alice")
+    assert populated.count_grants(user="alice") == len(alice)
+    assert populated.list_grants(user="alice", offset=1, limit=1) == alice[1:2]
+    expected = {"alice": len(alice), "bob": populated.count_grants(user="bob")}
+    assert populated.count_grants_by_user() == {k: v for k, v in expected.items() if v}
+    assert populated.count_grants_by_user(["bob", "nobody"]) == {"bob": expected["bob"]}
+    for offset, limit in ((-1, None), (0, 0), ("1", 1), (True, 2)):
+        with pytest.raises(BadRequest, match="must be an integer"):
+            populated.list_grants(offset=offset, limit=limit)
+
+
 def test_same_application_under_two_policies_is_two_grants(populated: Accounting):
     grants = populated.list_grants(user="alice", image=IMAGE_A)
     assert {g.policy for g in grants} == {HOME, SHARED_DATA}

@@ -235,6 +235,40 @@ async def test_admin_endpoints(api):
     assert (await api.get("admin/users"))[1]["items"] == []
 
 
+async def test_admin_lists_are_paged_with_totals(api):
+    users = [f"user{i}" for i in range(5)]
+    for name in users:
+        assert (await api.post("admin/users", {"name": name}))[0] == 201
+    await grant(api, WEBAPP, user="user1")
+    await grant(api, WEBAPP, user="user1", allow_view=True)
+    await grant(api, WEBAPP, user="user2")
+
+    code, page = await api.get("admin/users?offset=1&limit=2")
+    assert code == 200
+    assert page == {
+        "items": [{"name": "user1", "grants": 2}, {"name": "user2", "grants": 1}],
+        "total": 5,
+        "offset": 1,
+        "limit": 2,
+    }
+    code, page = await api.get("admin/users?offset=4")
+    assert [u["name"] for u in page["items"]] == ["user4"] and page["limit"] is None
+    code, page = await api.get("admin/grants?user=user1&limit=1")
+    assert page["total"] == 2 and len(page["items"]) == 1
+    code, rest = await api.get("admin/grants?user=user1&offset=1&limit=1")
+    assert {page["items"][0]["mapping_id"], rest["items"][0]["mapping_id"]} == {
+        g["mapping_id"] for g in (await api.get("admin/grants?user=user1"))[1]["items"]
+    }
+    code, page = await api.get("admin/applications?limit=1")
+    assert page["total"] == 1 and page["items"][0]["image"] == WEBAPP
+    code, stats = await api.get("admin/stats")
+    assert (stats["users"], stats["applications"], stats["grants"]) == (5, 1, 3)
+    for query in ("offset=-1", "limit=0", "offset=x", "limit=1.5"):
+        for path in ("admin/users", "admin/grants", "admin/applications", "admin/containers"):
+            code, error = await api.get(f"{path}?{query}")
+            assert code == 400, (path, query, error)
+
+
 @pytest.mark.parametrize(
     "path, body, status, message",
     [

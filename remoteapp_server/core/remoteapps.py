@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .accounting import Accounting, Grant, Policy
+from .accounting.base import check_page, page_of
 from .containers import Container, ContainerManager
 from .containers.manager import ProgressCallback
 from .errors import BadRequest, NotFound, PermissionDenied
@@ -62,10 +63,8 @@ class Page:
 
 
 def paginate(items: list[Any], offset: int = 0, limit: int | None = None) -> Page:
-    if offset < 0 or (limit is not None and limit < 1):
-        raise BadRequest("offset must be ≥ 0 and limit ≥ 1")
-    end = None if limit is None else offset + limit
-    return Page(items[offset:end], len(items), offset, limit)
+    """A page of a listing that is small enough to be built whole (containers, images)."""
+    return Page(page_of(items, offset, limit), len(items), offset, limit)
 
 
 @dataclass
@@ -215,16 +214,19 @@ class RemoteApps:
         if not who.admin:
             raise PermissionDenied(f"this needs the {ADMIN_SCOPE} permission")
 
-    async def admin_users(self, who: Identity) -> list[dict[str, Any]]:
+    async def admin_users(
+        self, who: Identity, *, offset: int = 0, limit: int | None = None
+    ) -> Page:
+        """One page of the users, each with the number of grants made to them."""
         self.require_admin(who)
-        users, grants = await asyncio.gather(
-            self._db(self.accounting.list_users), self._db(self.accounting.list_grants)
+        check_page(offset, limit)
+        names, total = await asyncio.gather(
+            self._db(self.accounting.list_users, offset=offset, limit=limit),
+            self._db(self.accounting.count_users),
         )
-        counts: dict[str, int] = {}
-        for grant in grants:
-            if grant.user is not None:
-                counts[grant.user] = counts.get(grant.user, 0) + 1
-        return [{"name": name, "grants": counts.get(name, 0)} for name in users]
+        counts = await self._db(self.accounting.count_grants_by_user, names)
+        items = [{"name": name, "grants": counts.get(name, 0)} for name in names]
+        return Page(items, total, offset, limit)
 
     async def admin_create_user(self, who: Identity, name: str) -> dict[str, Any]:
         self.require_admin(who)
@@ -235,11 +237,19 @@ class RemoteApps:
         self.require_admin(who)
         await self._db(self.accounting.remove_user, name)
 
-    async def admin_applications(self, who: Identity) -> list[dict[str, Any]]:
+    async def admin_applications(
+        self, who: Identity, *, offset: int = 0, limit: int | None = None
+    ) -> Page:
+        """One page of the registered applications, with what docker knows of each."""
         self.require_admin(who)
-        names = await self._db(self.accounting.list_applications)
-        available = {image.name: image for image in await self.containers.list_images()}
-        return [
+        check_page(offset, limit)
+        names, total, images = await asyncio.gather(
+            self._db(self.accounting.list_applications, offset=offset, limit=limit),
+            self._db(self.accounting.count_applications),
+            self.containers.list_images(),
+        )
+        available = {image.name: image for image in images}
+        items = [
             {
                 "image": name,
                 "available": name in available,
@@ -247,6 +257,7 @@ class RemoteApps:
             }
             for name in names
         ]
+        return Page(items, total, offset, limit)
 
     async def admin_create_application(
         self, who: Identity, image: str, verify: bool = False
@@ -275,9 +286,18 @@ class RemoteApps:
         image: str | None = None,
         user: str | None = None,
         group: str | None = None,
-    ) -> list[Grant]:
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> Page:
+        """One page of the grants matching all given selectors (paged in the database)."""
         self.require_admin(who)
-        return await self._db(self.accounting.list_grants, image=image, user=user, group=group)
+        check_page(offset, limit)
+        selectors = {"image": image, "user": user, "group": group}
+        grants, total = await asyncio.gather(
+            self._db(self.accounting.list_grants, **selectors, offset=offset, limit=limit),
+            self._db(self.accounting.count_grants, **selectors),
+        )
+        return Page([grant.to_dict() for grant in grants], total, offset, limit)
 
     async def admin_grant(
         self,
@@ -316,9 +336,9 @@ class RemoteApps:
     async def admin_stats(self, who: Identity) -> dict[str, Any]:
         self.require_admin(who)
         users, apps, grants, containers = await asyncio.gather(
-            self._db(self.accounting.list_users),
-            self._db(self.accounting.list_applications),
-            self._db(self.accounting.list_grants),
+            self._db(self.accounting.count_users),
+            self._db(self.accounting.count_applications),
+            self._db(self.accounting.count_grants),
             self.containers.list(),
         )
         per_image: dict[str, int] = {}
@@ -326,9 +346,9 @@ class RemoteApps:
             if container.status == "running":
                 per_image[container.image] = per_image.get(container.image, 0) + 1
         return {
-            "users": len(users),
-            "applications": len(apps),
-            "grants": len(grants),
+            "users": users,
+            "applications": apps,
+            "grants": grants,
             "containers": {
                 "total": len(containers),
                 "running": sum(c.status == "running" for c in containers),

@@ -117,15 +117,19 @@ class AdminApi(RemoteAppApi):
 class AdminListApi(AdminApi):
     """Admin listings are paginated: ``?offset=0&limit=100``."""
 
+    @property
+    def page_arguments(self) -> dict[str, Any]:
+        return {"offset": self.int_argument("offset", 0), "limit": self.int_argument("limit", None)}
+
     def write_page(self, items: list[Any]) -> None:
-        page = paginate(items, self.int_argument("offset", 0), self.int_argument("limit", None))
-        self.write_json(page.to_dict())
+        self.write_json(paginate(items, **self.page_arguments).to_dict())
 
 
 class AdminUsersApi(AdminListApi):
     @web.authenticated
     async def get(self):
-        self.write_page(await self.remoteapps.admin_users(self.identity))
+        page = await self.remoteapps.admin_users(self.identity, **self.page_arguments)
+        self.write_json(page.to_dict())
 
     @web.authenticated
     async def post(self):
@@ -143,7 +147,8 @@ class AdminUserApi(AdminApi):
 class AdminApplicationsApi(AdminListApi):
     @web.authenticated
     async def get(self):
-        self.write_page(await self.remoteapps.admin_applications(self.identity))
+        page = await self.remoteapps.admin_applications(self.identity, **self.page_arguments)
+        self.write_json(page.to_dict())
 
     @web.authenticated
     async def post(self):
@@ -168,8 +173,8 @@ class AdminGrantsApi(AdminListApi):
     @web.authenticated
     async def get(self):
         filters = {key: self.get_query_argument(key, None) for key in ("image", "user", "group")}
-        grants = await self.remoteapps.admin_grants(self.identity, **filters)
-        self.write_page([g.to_dict() for g in grants])
+        page = await self.remoteapps.admin_grants(self.identity, **filters, **self.page_arguments)
+        self.write_json(page.to_dict())
 
     @web.authenticated
     async def post(self):

@@ -6,10 +6,13 @@ import abc
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from ..errors import BadRequest
 
 VOLUME_MODES = ("ro", "rw")
+
+T = TypeVar("T")
 
 # A docker image reference: [registry[:port]/]name[/name...][:tag][@digest]
 _IMAGE_RE = re.compile(
@@ -149,7 +152,11 @@ class Accounting(abc.ABC):
         """Remove the user and every grant made to them."""
 
     @abc.abstractmethod
-    def list_users(self) -> list[str]: ...
+    def list_users(self, *, offset: int = 0, limit: int | None = None) -> list[str]:
+        """User names in order; ``offset``/``limit`` select one page of them."""
+
+    def count_users(self) -> int:
+        return len(self.list_users())
 
     # applications
     @abc.abstractmethod
@@ -160,7 +167,11 @@ class Accounting(abc.ABC):
         """Remove the application and every grant of it."""
 
     @abc.abstractmethod
-    def list_applications(self) -> list[str]: ...
+    def list_applications(self, *, offset: int = 0, limit: int | None = None) -> list[str]:
+        """Application images in order; ``offset``/``limit`` select one page of them."""
+
+    def count_applications(self) -> int:
+        return len(self.list_applications())
 
     # grants
     @abc.abstractmethod
@@ -193,8 +204,32 @@ class Accounting(abc.ABC):
 
     @abc.abstractmethod
     def list_grants(
+        self,
+        *,
+        image: str | None = None,
+        user: str | None = None,
+        group: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[Grant]:
+        """Grants matching all given selectors, ordered by image and mapping id;
+        ``offset``/``limit`` select one page of them."""
+
+    def count_grants(
         self, *, image: str | None = None, user: str | None = None, group: str | None = None
-    ) -> list[Grant]: ...
+    ) -> int:
+        """How many grants :meth:`list_grants` lists with the same selectors."""
+        return len(self.list_grants(image=image, user=user, group=group))
+
+    def count_grants_by_user(self, users: Iterable[str] | None = None) -> dict[str, int]:
+        """Grants made to each user (not through groups): of ``users``, or of everyone.
+        Users without grants are missing from the answer."""
+        wanted = None if users is None else set(users)
+        counts: dict[str, int] = {}
+        for grant in self.list_grants():
+            if grant.user is not None and (wanted is None or grant.user in wanted):
+                counts[grant.user] = counts.get(grant.user, 0) + 1
+        return counts
 
     @abc.abstractmethod
     def grants_for_user(self, user: str, groups: Iterable[str] = ()) -> list[Grant]:
@@ -216,3 +251,17 @@ class Accounting(abc.ABC):
     def _one_grantee(user: str | None, group: str | None) -> None:
         if (user is None) == (group is None):
             raise BadRequest("a grant names exactly one user or one group")
+
+
+def check_page(offset: int, limit: int | None) -> None:
+    """BadRequest unless ``offset``/``limit`` describe a page: offset ≥ 0, limit ≥ 1 or None."""
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise BadRequest(f"offset must be an integer ≥ 0, not {offset!r}")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise BadRequest(f"limit must be an integer ≥ 1, not {limit!r}")
+
+
+def page_of(items: Sequence[T], offset: int = 0, limit: int | None = None) -> list[T]:
+    """One page of an ordered sequence, for backends that hold everything in memory."""
+    check_page(offset, limit)
+    return list(items[offset : None if limit is None else offset + limit])

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadRequest, ReadOnly, RemoteAppError, Unavailable
-from .base import Accounting, Grant, Policy, validate_image_name, validate_user_name
+from .base import (
+    Accounting,
+    Grant,
+    Policy,
+    page_of,
+    validate_image_name,
+    validate_user_name,
+)
 
 _BOOLEAN_COLUMNS = ("allow_home", "allow_view", "allow_common", "allow_startup_data")
 _TEXT_COLUMNS = ("volume_source", "volume_target", "volume_mode", "app_license")
@@ -118,24 +125,32 @@ class CSVAccounting(Accounting):
 
     # users and applications: derived from the rows
 
-    def list_users(self) -> list[str]:
-        return sorted({grant.user for grant in self._grants() if grant.user is not None})
+    def list_users(self, *, offset: int = 0, limit: int | None = None) -> list[str]:
+        users = sorted({grant.user for grant in self._grants() if grant.user is not None})
+        return page_of(users, offset, limit)
 
-    def list_applications(self) -> list[str]:
-        return sorted({grant.image for grant in self._grants()})
+    def list_applications(self, *, offset: int = 0, limit: int | None = None) -> list[str]:
+        return page_of(sorted({grant.image for grant in self._grants()}), offset, limit)
 
     # grants
 
     def list_grants(
-        self, *, image: str | None = None, user: str | None = None, group: str | None = None
+        self,
+        *,
+        image: str | None = None,
+        user: str | None = None,
+        group: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[Grant]:
-        return [
+        grants = [
             grant
             for grant in self._grants()
             if (image is None or grant.image == image)
             and (user is None or grant.user == user)
             and (group is None or grant.group == group)
         ]
+        return page_of(grants, offset, limit)
 
     def grants_for_user(self, user: str, groups: Iterable[str] = ()) -> list[Grant]:
         groups = set(groups)

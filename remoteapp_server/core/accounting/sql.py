@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from ..errors import BadRequest, Exists, NotFound, Unavailable
 from . import migrate
-from .base import Accounting, Grant, Policy, validate_image_name, validate_user_name
+from .base import (
+    Accounting,
+    Grant,
+    Policy,
+    check_page,
+    validate_image_name,
+    validate_user_name,
+)
 from .orm import (
     MAX_LICENSE_LENGTH,
     MAX_PATH_LENGTH,
@@ -303,6 +310,7 @@ class SQLAccounting(Accounting):
         grant; deep pages of all grants skip whole applications by their counts), then
         their details.
         """
+        check_page(offset, limit)
         paged = offset != 0 or limit is not None
         unfiltered = image is None and user is None and group is None
         with self._transaction() as session:
@@ -432,10 +440,7 @@ def _get_or_create(session: Session, query: Select, row: HubGroup | ApplicationP
 
 def _page(query: Select, offset: int, limit: int | None) -> Select:
     """One page of an ordered query: rows ``offset`` to ``offset + limit``."""
-    if not isinstance(offset, int) or offset < 0:
-        raise BadRequest(f"offset must be an integer ≥ 0, not {offset!r}")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise BadRequest(f"limit must be an integer ≥ 1, not {limit!r}")
+    check_page(offset, limit)
     if offset:
         query = query.offset(offset)
     if limit is not None:
