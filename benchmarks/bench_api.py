@@ -158,8 +158,8 @@ async def run(ctx) -> list[Table]:
         ("GET admin/stats (not paginated)", "admin/stats"),
     ]
     servers = {"current": ctx.ours}
-    if ctx.preview is not None:
-        servers["preview"] = ctx.preview
+    if ctx.baseline is not None:
+        servers["baseline"] = ctx.baseline
     p50s = {(n, w): Stat() for n, _ in endpoints for w in servers}
     p95s = {(n, w): Stat() for n, _ in endpoints for w in servers}
     counts: dict[tuple[str, str], int] = {}
@@ -184,8 +184,8 @@ async def run(ctx) -> list[Table]:
         ctx.log(f"  api repeat {repeat + 1}/{s.repeat} done")
 
     columns = ["endpoint", "p50 ms", "p95 ms", "requests", "target p95 ≤ 25 ms"]
-    if "preview" in servers:
-        columns += ["with SQL paging wired (preview): p50 ms", "p95 ms", "target"]
+    if "baseline" in servers:
+        columns += [f"baseline {ctx.args.baseline}: p50 ms", "p95 ms", "target"]
     table = Table(
         f"4. REST API at scale ({ctx.scale['users']:,} users, {ctx.scale['applications']:,}"
         f" applications, {ctx.scale['grants']:,} grants; SQLite): latency over HTTP",
@@ -206,10 +206,9 @@ async def run(ctx) -> list[Table]:
         f" server's own token (the owner, admin in personal mode), up to {s.api_requests}"
         f" requests or {s.api_seconds:g} s per endpoint and repeat; `GET applications` also"
         " asks docker for the images and the owner's containers.",
-        "The admin handlers load whole lists and slice them in Python (`paginate`);"
-        " 'preview' is a second server whose admin list handlers call the new"
-        " `SQLAccounting` offset/limit/count methods (benchmarks/preview.py, the proposed"
-        " wiring); both servers answer every endpoint identically.",
+        "The admin lists page in SQL (offset/limit and counts in the database);"
+        " 'baseline' is a second server running remoteapp_server as of the git revision"
+        " given with --baseline; both servers must answer every endpoint identically.",
     ]
     return [table, accounting_table(ctx)]
 
@@ -300,6 +299,7 @@ def accounting_table(ctx) -> Table:
         accounting.close()
     table.notes.append(
         "Measured in the benchmark process against the same SQLite file, one call after the"
-        " other; 'before' is what the handlers do today (whole list, then a slice)."
+        " other; 'before' is what the admin handlers did up to commit 3e21266 (whole list,"
+        " then a slice)."
     )
     return table

@@ -250,8 +250,8 @@ class JupyterServer:
             JUPYTER_RUNTIME_DIR=str(self.dir / "runtime"),
             JUPYTER_PLATFORM_DIRS="0",
             PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), self.env.get("PYTHONPATH")])),
-            **(env or {}),
         )
+        self.env.update(env or {})
         self.process: subprocess.Popen | None = None
 
     @property
@@ -318,7 +318,12 @@ class Api:
             method, self.base + path, json=body, headers=headers
         ) as response:
             text = await response.text()
-            return response.status, (json.loads(text) if text else None)
+            try:
+                return response.status, (json.loads(text) if text else None)
+            except ValueError:
+                raise RuntimeError(
+                    f"{method} {path}: HTTP {response.status}, not JSON: {text[:300]!r}"
+                ) from None
 
     async def ok(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         status, answer = await self.call(method, path, body, token)

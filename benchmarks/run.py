@@ -21,6 +21,7 @@ import platform
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ class Context:
     docker: Any
     owner: str = "bench-owner"
     ours: JupyterServer | None = None
-    preview: JupyterServer | None = None  # ours + the proposed fixes (preview.py)
+    baseline: JupyterServer | None = None  # the same, run from the git revision --baseline
     jsp: JupyterServer | None = None
     session: aiohttp.ClientSession | None = None
     api: Api | None = None
@@ -166,16 +167,18 @@ async def setup(ctx: Context) -> None:
         env={"REMOTEAPP_BENCH_USERS": users},
     )
     servers = [ctx.ours.start()]
-    if not ctx.args.no_preview:
-        ctx.preview = JupyterServer(
+    if ctx.args.baseline:
+        source = await asyncio.to_thread(baseline_source, ctx.args.baseline, ctx.workdir)
+        ctx.baseline = JupyterServer(
             ctx.workdir,
-            "remoteapp-preview",
+            "remoteapp-baseline",
             token=token,
-            extensions={"remoteapp_server": True, "jupyter_server_proxy": False, "preview": True},
+            extensions={"remoteapp_server": True, "jupyter_server_proxy": False},
             config_lines=remoteapp_config,
-            env={"REMOTEAPP_BENCH_USERS": users, "REMOTEAPP_BENCH_PREVIEW": "readiness,pagination"},
+            # the revision's package shadows the installed one in this server only
+            env={"REMOTEAPP_BENCH_USERS": users, "PYTHONPATH": f"{source}{os.pathsep}{HERE}"},
         )
-        servers.append(ctx.preview.start())
+        servers.append(ctx.baseline.start())
     if jsp_available() and not ctx.args.no_jsp:
         ctx.jsp = JupyterServer(
             ctx.workdir,
@@ -194,10 +197,27 @@ async def setup(ctx: Context) -> None:
     ctx.api = Api(ctx.session, ctx.ours)
 
 
+def baseline_source(revision: str, workdir: Path) -> Path:
+    """``remoteapp_server/`` as of ``revision`` (any git revision), unpacked under workdir."""
+    root = HERE.parent
+    target = workdir / "baseline-src"
+    target.mkdir()
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", "--format=tar", revision, "remoteapp_server"],
+            check=True,
+            capture_output=True,
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"--baseline {revision}: {exc.stderr.decode().strip()}") from exc
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
 async def teardown(ctx: Context) -> None:
     if ctx.session is not None:
         await ctx.session.close()
-    servers = [server for server in (ctx.ours, ctx.preview, ctx.jsp) if server is not None]
+    servers = [server for server in (ctx.ours, ctx.baseline, ctx.jsp) if server is not None]
     await asyncio.gather(*(asyncio.to_thread(server.stop) for server in servers))
     removed = await asyncio.to_thread(remove_containers, ctx.docker, ctx.realm, ctx.run_id)
     if removed:
@@ -292,7 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(HERE / "results.md"))
     parser.add_argument("--no-jsp", action="store_true", help="skip jupyter-server-proxy")
     parser.add_argument(
-        "--no-preview", action="store_true", help="skip the server with the proposed fixes"
+        "--baseline",
+        metavar="REV",
+        default="",
+        help="also measure remoteapp_server as of this git revision (a 'before' column)",
     )
     parser.add_argument(
         "--remove-images", action="store_true", help="remove the derived images at the end"
