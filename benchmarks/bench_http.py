@@ -3,7 +3,11 @@ rate of one big streamed download, through our proxy, directly to the container'
 port, and through jupyter-server-proxy's ``/proxy/<port>/`` route, all to one container:
 the demo web app (busybox httpd, which closes every connection) with benchmark files under
 its prefix. Then the same request rates against an upstream that keeps connections alive
-(``ws_echo.py``'s HTTP side), which is where the proxy's connection pool shows."""
+(``ws_echo.py``'s HTTP side), which is where the proxy's connection pool shows.
+
+With ``--baseline REV`` a "baseline" column shows the same requests through a second server
+running remoteapp_server as of that git revision (same container: both servers share the
+realm and the accounting), so a change of the proxy is measured before and after in one run."""
 
 from __future__ import annotations
 
@@ -24,8 +28,13 @@ from common import (
     verdict,
 )
 
-PATHS = ("ours", "direct", "jsp")
-LABELS = {"ours": "remoteapp", "direct": "direct", "jsp": "jupyter-server-proxy"}
+PATHS = ("ours", "baseline", "direct", "jsp")
+LABELS = {
+    "ours": "remoteapp",
+    "baseline": "baseline",
+    "direct": "direct",
+    "jsp": "jupyter-server-proxy",
+}
 
 
 async def start_container(ctx, image: str) -> tuple[str, int]:
@@ -36,13 +45,15 @@ async def start_container(ctx, image: str) -> tuple[str, int]:
 def urls(ctx, url_id: str, port: int, name: str) -> dict[str, str]:
     tail = f"remoteapp/containers/{url_id}/{name}"
     found = {"ours": ctx.ours.url + tail, "direct": f"http://127.0.0.1:{port}/{tail}"}
+    if ctx.baseline is not None:
+        found["baseline"] = ctx.baseline.url + tail
     if ctx.jsp is not None:
         found["jsp"] = ctx.jsp.url + f"proxy/{port}/{tail}"
     return found
 
 
 def server_of(ctx, path: str):
-    return {"ours": ctx.ours, "jsp": ctx.jsp}.get(path)
+    return {"ours": ctx.ours, "baseline": ctx.baseline, "jsp": ctx.jsp}.get(path)
 
 
 def header_args(ctx, path: str) -> list[str]:
@@ -105,7 +116,7 @@ async def run(ctx) -> list[Table]:
     ka_id, ka_port = await start_container(ctx, BENCH_WS_ECHO)
     await check_bodies(ctx, url_id, port)
     await check_bodies(ctx, ka_id, ka_port)
-    paths = [p for p in PATHS if p != "jsp" or ctx.jsp is not None]
+    paths = [p for p in PATHS if server_of(ctx, p) is not None or p in ("ours", "direct")]
     cells = Cells()
     failures: dict[str, list[str]] = {p: [] for p in paths}
     rss: dict[str, Stat] = {p: Stat() for p in paths}
@@ -148,11 +159,20 @@ async def run(ctx) -> list[Table]:
     return [busybox_table(ctx, cells, rss, failures, paths), keepalive_table(ctx, cells, paths)]
 
 
+def columns(ctx, paths) -> list[str]:
+    labels = [LABELS[p] if p != "baseline" else f"baseline {ctx.args.baseline}" for p in paths]
+    extra = ["ours vs baseline"] if "baseline" in paths else []
+    return ["metric", *labels, "ours/direct", "ours vs jsp", *extra, "targets"]
+
+
 def row(ctx, table: Table, cells: Cells, paths, label, key, higher, digits, targets=True):
     by_path = cells.get(key)
-    ours, direct, jsp = (by_path.get(p, Stat()) for p in ("ours", "direct", "jsp"))
+    ours, direct, jsp, base = (
+        by_path.get(p, Stat()) for p in ("ours", "direct", "jsp", "baseline")
+    )
     vs_direct = ratio(ours, direct) if higher else ratio(direct, ours)
     vs_jsp = ratio(ours, jsp) if higher else ratio(jsp, ours)
+    vs_base = ratio(ours, base) if higher else ratio(base, ours)
     if key == "download MB/s" and ours.ok and not jsp.ok and ctx.jsp is not None:
         vs_jsp = math.inf  # jupyter-server-proxy failed, we did not
     checks = []
@@ -170,18 +190,20 @@ def row(ctx, table: Table, cells: Cells, paths, label, key, higher, digits, targ
         *[by_path.get(p, Stat()).fmt(digits) for p in paths],
         fmt_ratio(vs_direct),
         "jsp failed" if vs_jsp == math.inf else fmt_ratio(vs_jsp),
+        *([fmt_ratio(vs_base)] if "baseline" in paths else []),
         "; ".join(checks),
     )
 
 
 def cpu_row(table: Table, cells: Cells, paths, label: str, key: str) -> None:
     by_path = cells.get(key)
-    ours, jsp = by_path.get("ours", Stat()), by_path.get("jsp", Stat())
+    ours, jsp, base = (by_path.get(p, Stat()) for p in ("ours", "jsp", "baseline"))
     table.add(
         label,
         *[by_path.get(p, Stat()).fmt(0) if p != "direct" else "(container)" for p in paths],
         "",
         fmt_ratio(ratio(jsp, ours)),
+        *([fmt_ratio(ratio(base, ours))] if "baseline" in paths else []),
         "",
     )
 
@@ -192,7 +214,7 @@ def busybox_table(ctx, cells: Cells, rss, failures, paths) -> Table:
     table = Table(
         f"2. HTTP proxy to the demo web app (busybox httpd; {s.concurrency} concurrent clients"
         f" unless c=1; {s.duration:g} s per measurement; {big} download)",
-        ["metric", *[LABELS[p] for p in paths], "ours/direct", "ours vs jsp", "targets"],
+        columns(ctx, paths),
     )
     for spec in (
         ("1 KiB: requests/s", "1k req/s", True, 0),
@@ -222,7 +244,9 @@ def busybox_table(ctx, cells: Cells, rss, failures, paths) -> Table:
             table.notes.append(f"{LABELS[path]} failures: {'; '.join(shown)}.")
     table.notes += [
         "'ours vs jsp' is the speed-up (rate ratio, or inverse latency ratio; for CPU rows"
-        " jsp's CPU per request over ours); 'ours/direct' likewise (≥ 1 would beat direct).",
+        " jsp's CPU per request over ours); 'ours/direct' likewise (≥ 1 would beat direct);"
+        " 'ours vs baseline' likewise against the --baseline revision (> 1: this revision is"
+        " faster).",
         "busybox httpd closes the connection after every response (no keep-alive): 'direct'"
         " pays a TCP connect through docker-proxy per request, and so does every proxied"
         " request upstream (no pool can reuse a closed connection), while the proxies keep"
@@ -240,7 +264,7 @@ def keepalive_table(ctx, cells: Cells, paths) -> Table:
     table = Table(
         f"2b. HTTP proxy to an upstream with keep-alive (ws_echo.py's HTTP side;"
         f" {s.concurrency} concurrent clients)",
-        ["metric", *[LABELS[p] for p in paths], "ours/direct", "ours vs jsp", "targets"],
+        columns(ctx, paths),
     )
     for spec in (
         ("1 KiB: requests/s", "ka 1k req/s", True, 0),
