@@ -42,6 +42,32 @@ def docker_client():
     client.close()
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A private PostgreSQL server (see postgres_helpers); skipped without the binaries,
+    except under CI, where a missing PostgreSQL is a failure."""
+    from postgres_helpers import PostgresCluster, find_bindir, missing_reason
+
+    reason = missing_reason()
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI runs the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    cluster = PostgresCluster(find_bindir())
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    """The URL of a new, empty database on the private PostgreSQL server."""
+    with postgres_cluster.database() as url:
+        yield url.render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def options():
     return ContainerOptions(realm=REALM, start_timeout=30, stop_timeout=2)

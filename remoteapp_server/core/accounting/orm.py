@@ -6,6 +6,7 @@ compares the two. Change both together.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sqlite3
 from pathlib import Path
@@ -23,8 +24,11 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
+
+from ..errors import Unavailable
 
 #: Seconds a SQLite connection waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT = 10.0
@@ -132,10 +136,29 @@ class AccountingEntry(Base):
 def database_url(url: str | URL) -> URL:
     """An SQLAlchemy URL; a plain filesystem path (no ``://``) is an SQLite file."""
     if isinstance(url, URL):
-        return url
+        return _default_driver(url)
     if "://" not in url:
         return URL.create("sqlite", database=str(Path(url).expanduser().absolute()))
-    return make_url(url)
+    try:
+        return _default_driver(make_url(url))
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        # not the URL itself in the message: it may hold a password
+        raise Unavailable(f"the accounting URL is not a database URL: {exc}") from exc
+
+
+def _default_driver(url: URL) -> URL:
+    """``postgresql://`` with the driver ``remoteapp[postgresql]`` installs (psycopg 3).
+
+    SQLAlchemy before 2.1 takes ``postgresql://`` for psycopg2; use psycopg when only it
+    is there, so the URL an operator writes works with the extra they installed.
+    """
+    if (
+        url.drivername == "postgresql"
+        and importlib.util.find_spec("psycopg2") is None
+        and importlib.util.find_spec("psycopg") is not None
+    ):
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -196,7 +219,17 @@ def make_engine(url: str | URL, *, foreign_keys: bool = True) -> Engine:
     """
     url = database_url(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except ImportError as exc:  # the URL names a driver that is not installed
+            raise Unavailable(
+                f"the accounting database {describe_url(url)} needs a database driver that "
+                f"is not installed ({exc}); for PostgreSQL: pip install 'remoteapp[postgresql]'"
+            ) from exc
+        except ArgumentError as exc:  # an unknown dialect or driver
+            raise Unavailable(
+                f"the accounting URL {describe_url(url)} names no known database: {exc}"
+            ) from exc
     kwargs: dict = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}}
     if sqlite_file(url) is None:
         kwargs["poolclass"] = StaticPool  # one shared in-memory database

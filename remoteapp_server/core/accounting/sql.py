@@ -132,6 +132,8 @@ class SQLAccounting(Accounting):
                 yield session
         except IntegrityError as exc:
             raise Exists(conflict or f"conflicting change: {exc.orig}") from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate (from JSON "\udcff") in a name
+            raise BadRequest(f"invalid text for the accounting database: {exc.reason}") from exc
         except DataError as exc:
             raise BadRequest(f"invalid value for the accounting database: {exc.orig}") from exc
         except DBAPIError as exc:
@@ -384,7 +386,8 @@ def _grantee(user: str | None, group: str | None) -> str:
 
 
 def _check_policy(policy: Policy) -> None:
-    """Refuse what is not a Policy, or values longer than the columns hold."""
+    """Refuse what is not a Policy, values longer than the columns hold, and text that not
+    every database stores (PostgreSQL refuses NUL; no driver encodes lone surrogates)."""
     if not isinstance(policy, Policy):
         raise BadRequest(f"a grant needs a Policy, not {type(policy).__name__}")
     for field, limit in (
@@ -392,8 +395,19 @@ def _check_policy(policy: Policy) -> None:
         ("volume_target", MAX_PATH_LENGTH),
         ("app_license", MAX_LICENSE_LENGTH),
     ):
-        if len(getattr(policy, field)) > limit:
+        value = getattr(policy, field)
+        if len(value) > limit:
             raise BadRequest(f"policy {field} is longer than {limit} characters")
+        if "\0" in value or not _encodable(value):
+            raise BadRequest(f"policy {field} must be text without NUL or invalid characters")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _user_id(session: Session, name: str) -> int:
