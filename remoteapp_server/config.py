@@ -11,11 +11,12 @@ import getpass
 import os
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Dict, Enum, Float, Int, Unicode, Union, default
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, default
 from traitlets.config import Configurable
 
 from .core.accounting import Accounting, open_accounting
 from .core.containers import PULL_POLICIES, AsyncDocker, ContainerManager, ContainerOptions
+from .core.containers.manager import DEFAULT_CAP_DROP, DEFAULT_PIDS_LIMIT
 from .core.images import DEFAULT_NAMESPACE
 
 #: the name JupyterHub knows the remoteapp service by (``c.JupyterHub.services``)
@@ -123,12 +124,65 @@ class RemoteApp(Configurable):
         entry even from another server.""",
     ).tag(config=True)
 
+    cap_drop = List(
+        Unicode(),
+        default_value=list(DEFAULT_CAP_DROP),
+        help="""Linux capabilities removed from docker's default set in every container
+        (names as in capabilities(7), with or without ``CAP_``; ``ALL`` drops every one).
+
+        The default drops AUDIT_WRITE, MKNOD, NET_RAW, SETFCAP, SETPCAP and SYS_CHROOT
+        and keeps CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID and
+        NET_BIND_SERVICE: what images that start as root and switch to a user (``su``,
+        ``gosu``, ``chown`` of the home) need. ``["ALL"]`` is stricter and suits images
+        that run as an unprivileged user from the start (``USER`` in the Dockerfile).
+        Capabilities a container keeps are still bounded by ``no-new-privileges``,
+        docker's seccomp profile and the user namespace of the engine.""",
+    ).tag(config=True)
+
+    cap_add = List(
+        Unicode(),
+        help="""Linux capabilities added to every container after ``cap_drop`` (e.g.
+        ``["SYS_PTRACE"]`` for debuggers). Default: none. ``ALL`` or ``SYS_ADMIN`` make
+        containers nearly as powerful as the host: the server logs a warning at start.""",
+    ).tag(config=True)
+
+    pids_limit = Int(
+        DEFAULT_PIDS_LIMIT,
+        allow_none=True,
+        help="""Most processes and threads one container may have, so that a fork bomb
+        in one application does not starve the host. None: no limit (docker's default).""",
+    ).tag(config=True)
+
+    allowed_volume_roots = List(
+        Unicode(),
+        help="""Host directories that the volume of a grant's policy must be (or be below).
+        Grants are entered by remoteapp admins, who are not necessarily trusted with
+        the host: set this to the data directories they may hand out (e.g.
+        ``["/srv/data"]``). Empty (the default): any directory or file, except the host's
+        system paths (``/``, ``/etc``, ``/usr``, ``/root``, ``/proc``, ``/sys``,
+        ``/dev``, ``/run``, ``/var/run``, ``/var/lib/docker``, ...), which are never
+        mounted. In every case a volume is mounted only when its path is literally the
+        granted one: absolute, without ``.``/``..``, through no symbolic link, and not a
+        socket or device (such as the docker socket).""",
+    ).tag(config=True)
+
     extra_create_kwargs = Dict(
-        help="Extra keyword arguments for docker-py's ``create_container``.",
+        help="""Extra keyword arguments for docker-py's ``create_container`` (e.g.
+        ``{"user": "1000:1000"}``). ``image``, ``name``, ``labels``, ``environment`` and
+        ``host_config`` are refused: remoteapp sets them itself. This is operator
+        configuration and trusted as such.""",
     ).tag(config=True)
 
     extra_host_config = Dict(
-        help="Extra keyword arguments for docker-py's ``create_host_config``.",
+        help="""Extra keyword arguments for docker-py's ``create_host_config`` (e.g.
+        ``{"read_only": True, "tmpfs": {"/tmp": ""}}``). ``security_opt`` and ``mounts``
+        are added to remoteapp's own (``no-new-privileges`` and the policy's bind mounts
+        always stay); the other keys replace remoteapp's values. ``cap_add``,
+        ``cap_drop``, ``pids_limit`` and ``port_bindings`` are refused: use the traits of
+        the same name and ``host_ip``. Settings that weaken isolation (``privileged``,
+        ``binds``/``mounts``/``devices``, ``network_mode``/``pid_mode``/``ipc_mode`` =
+        ``host``, ``unconfined`` security options) are applied, since the operator is
+        trusted, but logged as a warning when the server starts.""",
     ).tag(config=True)
 
     home_source = Unicode(
@@ -208,6 +262,10 @@ class RemoteApp(Configurable):
             home_target=self.home_target,
             start_timeout=self.start_timeout,
             stop_timeout=self.stop_timeout,
+            cap_drop=list(self.cap_drop),
+            cap_add=list(self.cap_add),
+            pids_limit=self.pids_limit,
+            allowed_volume_roots=list(self.allowed_volume_roots),
         )
         values.update(overrides)
         return ContainerOptions(**values)

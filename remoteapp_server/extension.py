@@ -53,8 +53,10 @@ class RemoteAppExtension(ExtensionApp):
             return
         under_hub = bool(os.environ.get("JUPYTERHUB_API_TOKEN"))
         mode = "hub-direct" if under_hub else "personal"
-        # personal mode: the home of a container is the directory Jupyter serves
-        home_source = config.home_source or ("" if under_hub else self.serverapp.root_dir)
+        # personal mode: the home of a container is the directory Jupyter serves (its
+        # real path: symbolic links are not mounted; braces are not template fields)
+        root_dir = os.path.realpath(self.serverapp.root_dir).replace("{", "{{").replace("}", "}}")
+        home_source = config.home_source or ("" if under_hub else root_dir)
         manager = config.container_manager(home_source=home_source)
         try:
             accounting = config.open_accounting()

@@ -51,8 +51,9 @@ class Policy:
         for path in (self.volume_source, self.volume_target):
             if path and (not path.startswith("/") or "\0" in path or ":" in path):
                 raise BadRequest(f"volume paths must be absolute paths without ':', not {path!r}")
-        if self.volume_target and any(part == ".." for part in self.volume_target.split("/")):
-            raise BadRequest(f"volume target must not contain '..': {self.volume_target!r}")
+        for what, path in (("source", self.volume_source), ("target", self.volume_target)):
+            if path and any(part in (".", "..") for part in path.split("/")):
+                raise BadRequest(f"volume {what} must not contain '.' or '..': {path!r}")
 
     @classmethod
     def with_volume(cls, volume: str | None, **kwargs) -> Policy:

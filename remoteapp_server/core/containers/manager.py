@@ -8,9 +8,11 @@ manager (a restarted server) sees every container a previous one started.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import secrets
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,91 @@ log = logging.getLogger(__name__)
 
 PULL_POLICIES = ("ifnotpresent", "always", "never", "skip")
 ProgressCallback = Callable[[dict[str, Any]], Any]
+
+#: Dropped from docker's default capability set. Kept: CHOWN, DAC_OVERRIDE, FOWNER,
+#: FSETID, KILL, SETGID, SETUID, NET_BIND_SERVICE -- what images that start as root and
+#: switch to a user (su, gosu, setpriv, chown of a home) need. Dropped: raw sockets
+#: (packet spoofing), device nodes, chroot, capability juggling and the audit log.
+DEFAULT_CAP_DROP = ("AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP", "SETPCAP", "SYS_CHROOT")
+#: generous for one desktop application (threads count), fatal to a fork bomb
+DEFAULT_PIDS_LIMIT = 1024
+#: Linux capabilities (capabilities(7)), without the CAP_ prefix
+CAPABILITIES = frozenset(
+    [
+        "AUDIT_CONTROL",
+        "AUDIT_READ",
+        "AUDIT_WRITE",
+        "BLOCK_SUSPEND",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "KILL",
+        "LEASE",
+        "LINUX_IMMUTABLE",
+        "MAC_ADMIN",
+        "MAC_OVERRIDE",
+        "MKNOD",
+        "NET_ADMIN",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_RAW",
+        "PERFMON",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYSLOG",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_CHROOT",
+        "SYS_MODULE",
+        "SYS_NICE",
+        "SYS_PACCT",
+        "SYS_PTRACE",
+        "SYS_RAWIO",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "WAKE_ALARM",
+    ]
+)
+#: Host paths a grant's volume may never be (nor be below, except for "/"): the host's
+#: system, its devices and kernel interfaces, docker's own state and sockets.
+SYSTEM_PATHS = (
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/run",
+)
+#: create_container arguments remoteapp owns (extra_create_kwargs may not replace them)
+_RESERVED_CREATE_KWARGS = frozenset({"image", "name", "labels", "environment", "host_config"})
+#: host-config arguments with a trait of their own
+_MANAGED_HOST_CONFIG = {
+    "cap_add": "cap_add",
+    "cap_drop": "cap_drop",
+    "pids_limit": "pids_limit",
+    "port_bindings": "host_ip",
+}
 
 
 @dataclass
@@ -56,11 +143,52 @@ class ContainerOptions:
     start_timeout: float = 60
     stop_timeout: int = 5
     container_port: int | None = None
+    #: Linux capabilities removed from / added to docker's default set (see DEFAULT_CAP_DROP)
+    cap_drop: list[str] = field(default_factory=lambda: list(DEFAULT_CAP_DROP))
+    cap_add: list[str] = field(default_factory=list)
+    #: most processes + threads a container may have (None: no limit)
+    pids_limit: int | None = DEFAULT_PIDS_LIMIT
+    #: host directories a grant's policy volume must be in (empty: anywhere but SYSTEM_PATHS)
+    allowed_volume_roots: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.pull_policy not in PULL_POLICIES:
             raise BadRequest(
                 f"pull_policy must be one of {', '.join(PULL_POLICIES)}, not {self.pull_policy!r}"
+            )
+        self.cap_drop = [_capability(c, "cap_drop") for c in self.cap_drop]
+        self.cap_add = [_capability(c, "cap_add") for c in self.cap_add]
+        if self.pids_limit is not None and (
+            isinstance(self.pids_limit, bool)
+            or not isinstance(self.pids_limit, int)
+            or self.pids_limit < 1
+        ):
+            raise BadRequest(
+                f"pids_limit must be a positive integer or None, not {self.pids_limit!r}"
+            )
+        for root in self.allowed_volume_roots:
+            if not isinstance(root, str) or not os.path.isabs(root):
+                raise BadRequest(f"allowed_volume_roots must be absolute paths, not {root!r}")
+        self.allowed_volume_roots = [os.path.normpath(r) for r in self.allowed_volume_roots]
+        reserved = sorted(set(self.extra_create_kwargs) & _RESERVED_CREATE_KWARGS)
+        if reserved:
+            raise BadRequest(
+                f"extra_create_kwargs must not set {', '.join(reserved)}: remoteapp sets them "
+                "itself (name, labels and environment identify and configure the app; host "
+                "options belong in extra_host_config)"
+            )
+        managed = sorted(set(self.extra_host_config) & set(_MANAGED_HOST_CONFIG))
+        if managed:
+            raise BadRequest(
+                f"extra_host_config must not set {', '.join(managed)}: use "
+                + ", ".join(f"c.RemoteApp.{_MANAGED_HOST_CONFIG[k]}" for k in managed)
+            )
+        weakening = _weakening(self)
+        if weakening:
+            log.warning(
+                "remoteapp containers are configured with weaker isolation than the default: "
+                "%s. Every application container gets this; make sure it is meant.",
+                "; ".join(weakening),
             )
 
     def label(self, key: str) -> str:
@@ -317,7 +445,12 @@ class ContainerManager:
             "mounts": mounts,
             "init": True,
             "security_opt": ["no-new-privileges"],
+            "privileged": False,
+            "cap_drop": list(opts.cap_drop),
+            "cap_add": list(opts.cap_add),
         }
+        if opts.pids_limit is not None:
+            host_config["pids_limit"] = opts.pids_limit
         if not opts.use_internal_ip:
             host_config["port_bindings"] = {port: (opts.host_ip,)}
         if opts.network_name:
@@ -326,7 +459,10 @@ class ContainerManager:
             host_config["mem_limit"] = opts.mem_limit
         if opts.cpu_limit is not None:
             host_config["nano_cpus"] = int(opts.cpu_limit * 1e9)
-        host_config.update(opts.extra_host_config)
+        extra = dict(opts.extra_host_config)
+        for key in ("security_opt", "mounts"):  # the operator's are added, never replace ours
+            host_config[key] = host_config[key] + list(extra.pop(key, None) or ())
+        host_config.update(extra)
 
         def create(client):
             create_kwargs = {
@@ -349,7 +485,14 @@ class ContainerManager:
             ) from None
 
     def _mounts(self, user: str, grant: Grant) -> list:
-        """Bind mounts of the policy; missing host paths are refused, never created."""
+        """Bind mounts of the policy: exactly the home and the grant's volume, if any.
+
+        Host paths are mounted only when they are literally what was configured or
+        granted: absolute, without '.'/'..', through no symbolic link, a directory (or,
+        for a volume, a regular file) -- never a socket or device. Missing paths are
+        refused, never created; a grant's volume is never a system path and, when
+        ``allowed_volume_roots`` is set, lies below one of them.
+        """
         opts = self.options
         policy = grant.policy
         mounts = []
@@ -359,7 +502,20 @@ class ContainerManager:
                     "the policy of this application mounts your home, but this server has no "
                     "home directory for containers configured (c.RemoteApp.home_source)"
                 )
-            source = opts.home_source.format(user=user)
+            if "{user" in opts.home_source and (
+                "/" in user or "\0" in user or user.strip() in ("", ".", "..")
+            ):
+                raise BadRequest(
+                    f"the user name {user!r} cannot name a home directory "
+                    f"({opts.home_source}): it contains '/' or is '.' or '..'"
+                )
+            try:
+                source = opts.home_source.format(user=user)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise BadRequest(
+                    f"c.RemoteApp.home_source {opts.home_source!r} is not a valid template "
+                    f"({exc!r}); only {{user}} is replaced"
+                ) from None
             mounts.append(self._bind(source, opts.home_target, read_only=False, what="home"))
         if policy.volume_source:
             if policy.allow_home and policy.volume_target == opts.home_target:
@@ -374,16 +530,48 @@ class ContainerManager:
             )
         return mounts
 
-    @staticmethod
-    def _bind(source: str, target: str, *, read_only: bool, what: str):
+    def _bind(self, source: str, target: str, *, read_only: bool, what: str):
         from docker.types import Mount
 
-        if not os.path.isabs(source) or not os.path.exists(source):
+        if not isinstance(source, str) or not source.startswith("/") or "\0" in source:
+            raise BadRequest(f"the {what} path {source!r} is not an absolute path")
+        if any(part in (".", "..") for part in source.split("/")):
+            raise BadRequest(f"the {what} path {source!r} must not contain '.' or '..'")
+        path = "/" + os.path.normpath(source).lstrip("/")
+        if what == "volume":
+            for system in SYSTEM_PATHS:
+                if path == system or (system != "/" and path.startswith(system + "/")):
+                    raise BadRequest(
+                        f"the volume path {source!r} is a system path ({system}) of the host "
+                        "and is never mounted"
+                    )
+        if not os.path.lexists(path):
             raise BadRequest(
                 f"the {what} path {source!r} does not exist on the docker host; "
                 "it is not created automatically, ask an administrator to create it"
             )
-        return Mount(target=target, source=source, type="bind", read_only=read_only)
+        real = os.path.realpath(path)
+        if real != path:
+            raise BadRequest(
+                f"the {what} path {source!r} is, or passes through, a symbolic link (to "
+                f"{real!r}); links are not followed, so that nobody can redirect the mount "
+                "by changing one: configure the real path"
+            )
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISDIR(mode) or (what == "volume" and stat.S_ISREG(mode))):
+            raise BadRequest(
+                f"the {what} path {source!r} is not a "
+                + ("directory or a regular file" if what == "volume" else "directory")
+                + "; sockets (such as docker's) and devices are never mounted"
+            )
+        if what == "volume":
+            roots = self.options.allowed_volume_roots
+            if roots and not any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots):
+                raise BadRequest(
+                    f"the volume path {source!r} is outside the directories this server "
+                    f"mounts volumes from ({', '.join(roots)}; c.RemoteApp.allowed_volume_roots)"
+                )
+        return Mount(target=target, source=path, type="bind", read_only=read_only)
 
     async def _still_running(self, container_id: str) -> str | None:
         """None while the container runs; otherwise why it stopped, with its last log lines."""
@@ -475,3 +663,39 @@ async def _report(progress: ProgressCallback | None, stage: str, message: str) -
     result = progress({"stage": stage, "message": message})
     if asyncio.iscoroutine(result):
         await result
+
+
+def _capability(name: Any, trait: str) -> str:
+    """``"cap_net_admin"`` → ``"NET_ADMIN"``; BadRequest for what is not a capability."""
+    cap = name.strip().upper() if isinstance(name, str) else ""
+    cap = cap.removeprefix("CAP_")
+    if cap != "ALL" and cap not in CAPABILITIES:
+        raise BadRequest(f"{trait}: {name!r} is not a Linux capability (see capabilities(7))")
+    return cap
+
+
+def _weakening(opts: ContainerOptions) -> list[str]:
+    """What in the options gives containers more than remoteapp's defaults (for a warning)."""
+    found = []
+    if opts.host_ip and not opts.use_internal_ip:
+        try:
+            loopback = ipaddress.ip_address(opts.host_ip).is_loopback
+        except ValueError:
+            loopback = opts.host_ip == "localhost"
+        if not loopback:
+            found.append(f"ports published on host_ip={opts.host_ip!r}, not on loopback")
+    if "ALL" in opts.cap_add or "SYS_ADMIN" in opts.cap_add:
+        found.append(f"cap_add={opts.cap_add!r}")
+    host = opts.extra_host_config
+    if host.get("privileged"):
+        found.append("extra_host_config privileged=True")
+    for key in ("network_mode", "pid_mode", "ipc_mode", "userns_mode", "uts_mode"):
+        if host.get(key) == "host":
+            found.append(f"extra_host_config {key}='host'")
+    for key in ("binds", "mounts", "volumes_from", "devices", "device_requests"):
+        if host.get(key):
+            found.append(f"extra_host_config {key}={host[key]!r}")
+    for opt in host.get("security_opt") or ():
+        if "unconfined" in str(opt) or str(opt).replace("=", ":") == "no-new-privileges:false":
+            found.append(f"extra_host_config security_opt {opt!r}")
+    return found
