@@ -162,7 +162,7 @@ class RemoteApp(Configurable):
         system paths (``/``, ``/etc``, ``/usr``, ``/root``, ``/proc``, ``/sys``,
         ``/dev``, ``/run``, ``/var/run``, ``/var/lib/docker``, ...), which are never
         mounted. In every case a volume is mounted only when its path is literally the
-        granted one: absolute, without ``.``/``..``, through no symbolic link, and not a
+        granted one: absolute, without ``..``, through no symbolic link, and not a
         socket or device (such as the docker socket).""",
     ).tag(config=True)
 

@@ -380,10 +380,9 @@ async def test_mounts_are_exactly_the_grant_volume_and_the_home(managers, docker
 @pytest.mark.parametrize(
     "volume, refusal",
     [
-        ("{tmp}/data/../secret:/mnt:ro", "'.' or '..'"),
-        ("{tmp}/./secret:/mnt:ro", "'.' or '..'"),
+        ("{tmp}/data/../secret:/mnt:ro", "'..'"),
         ("data:/mnt:ro", "absolute"),
-        ("{tmp}/data:/mnt/../etc:rw", "'.' or '..'"),
+        ("{tmp}/data:/mnt/../etc:rw", "'..'"),
     ],
 )
 def test_volume_strings_with_dot_segments_or_relative_paths_are_400(tmp_path, volume, refusal):
@@ -394,7 +393,7 @@ def test_volume_strings_with_dot_segments_or_relative_paths_are_400(tmp_path, vo
 @pytest.mark.parametrize(
     "source, refusal",
     [
-        ("{tmp}/data/../secret", "'.' or '..'"),
+        ("{tmp}/data/../secret", "'..'"),
         ("secret", "not an absolute path"),
         ("./secret", "not an absolute path"),
         ("{tmp}/link-to-secret", "symbolic link"),

@@ -488,7 +488,7 @@ class ContainerManager:
         """Bind mounts of the policy: exactly the home and the grant's volume, if any.
 
         Host paths are mounted only when they are literally what was configured or
-        granted: absolute, without '.'/'..', through no symbolic link, a directory (or,
+        granted: absolute, without '..', through no symbolic link, a directory (or,
         for a volume, a regular file) -- never a socket or device. Missing paths are
         refused, never created; a grant's volume is never a system path and, when
         ``allowed_volume_roots`` is set, lies below one of them.
@@ -535,8 +535,8 @@ class ContainerManager:
 
         if not isinstance(source, str) or not source.startswith("/") or "\0" in source:
             raise BadRequest(f"the {what} path {source!r} is not an absolute path")
-        if any(part in (".", "..") for part in source.split("/")):
-            raise BadRequest(f"the {what} path {source!r} must not contain '.' or '..'")
+        if any(part == ".." for part in source.split("/")):
+            raise BadRequest(f"the {what} path {source!r} must not contain '..'")
         path = "/" + os.path.normpath(source).lstrip("/")
         if what == "volume":
             for system in SYSTEM_PATHS:
