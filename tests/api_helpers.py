@@ -100,3 +100,14 @@ class Api:
 
     async def delete(self, path: str, **kwargs):
         return await self.call("DELETE", path, **kwargs)
+
+
+async def admin_state(admin: Api) -> dict[str, Any]:
+    """Everything an admin sees (users, applications, grants, containers): compare it before
+    and after a refused request to show that nothing changed."""
+    state = {}
+    for path in ("admin/users", "admin/applications", "admin/grants", "admin/containers"):
+        code, page = await admin.get(path)  # a few items: one page
+        assert code == 200, page
+        state[path] = page["items"]
+    return state

@@ -18,6 +18,8 @@ HUB_USERS = {
     "alice-token": {"name": "alice", "groups": ["staff"], "scopes": [ADMIN, "access:servers"]},
     "bob-token": {"name": "bob", "groups": ["physics"], "scopes": ["access:servers"]},
     "carol-token": {"name": "carol@example.org", "groups": [], "scopes": []},
+    # a name with unicode, HTML and shell metacharacters (tests/test_bad_input.py)
+    "mallory-token": {"name": "Mal-lörý <b>$(id)</b>; `x` 'q\"", "groups": [], "scopes": []},
 }
 
 

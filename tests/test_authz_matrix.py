@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import pytest
-from api_helpers import ROUTES, Api, assert_conforms, spec_path
+from api_helpers import ROUTES, Api, admin_state, assert_conforms, spec_path
 from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP, rfb_server_init
 from fake_hub import FakeHubIdentityProvider
 from tornado.httpclient import HTTPClientError, HTTPRequest
@@ -235,14 +235,7 @@ def refresh_secrets(world: World, docker_client) -> None:
     world.secrets = secrets
 
 
-async def snapshot(admin: Api) -> dict[str, object]:
-    """What the admin sees of the whole state: users, applications, grants, containers."""
-    state = {}
-    for path in ("admin/users", "admin/applications", "admin/grants", "admin/containers"):
-        code, page = await admin.get(path)
-        assert code == 200
-        state[path] = page["items"]
-    return state
+snapshot = admin_state
 
 
 def assert_no_leak(role: str, world: World, sent: str, body: bytes, what: str) -> None:

@@ -94,10 +94,15 @@ class RemoteAppApi:
 
     def json_body(self, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()):
         """The request's JSON object; unknown or missing fields are a clear 400."""
+        raw = self.request.body or b""
+        if len(raw) > MAX_JSON_BODY:  # sent chunked, without a Content-Length to refuse early
+            raise web.HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
         try:
-            body = json.loads(self.request.body or b"null")
+            body = json.loads(raw or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:  # [[[[... a few thousand deep
+            raise BadRequest("the request body is not valid JSON: nested too deeply") from None
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
         unknown = sorted(set(body) - set(required) - set(optional))

@@ -400,6 +400,13 @@ def _check_policy(policy: Policy) -> None:
             raise BadRequest(f"policy {field} is longer than {limit} characters")
         if "\0" in value or not _encodable(value):
             raise BadRequest(f"policy {field} must be text without NUL or invalid characters")
+    # where docker cannot mount: the start would fail for every user of the grant
+    target = "/" + "/".join(filter(None, policy.volume_target.split("/")))
+    if policy.volume_target and (target in ("/", "/dev", "/proc") or target.startswith("/proc/")):
+        raise BadRequest(
+            f"volume target {policy.volume_target!r} is not allowed: "
+            "docker cannot mount over / or /dev, or inside /proc"
+        )
 
 
 def _encodable(text: str) -> bool:
