@@ -661,6 +661,6 @@ async def test_the_shared_client_of_the_settings(
     settings = jp_serverapp.web_app.settings
     shared = settings["remoteapp_proxy_client"]
     await close_proxy(settings)
-    assert shared._session is None and "remoteapp_proxy_client" not in settings
+    assert shared._upstream is None and "remoteapp_proxy_client" not in settings
     assert (await echo(session, url))["method"] == "GET"  # a new client after a restart
     await close_proxy(settings)

@@ -18,15 +18,14 @@ from http.client import responses
 from typing import Any, Protocol
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-import aiohttp
 from jupyter_server._tz import utcnow
 from jupyter_server.auth import User
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import httputil, iostream, web
-from yarl import URL
 
 from ..core.errors import NotFound, RemoteAppError
+from .upstream import Exchange, UpstreamClient, UpstreamError
 
 #: headers about one connection, not the message (RFC 9110 §7.6.1): never forwarded
 HOP_BY_HOP = frozenset(
@@ -62,35 +61,37 @@ class ProxyTargetResolver(Protocol):
 class ProxyClient:
     """The pooled keep-alive HTTP client to the containers: one per server, closed at shutdown.
 
-    The aiohttp session is made lazily, on the running loop, by the first proxied request.
+    Its :class:`~.upstream.UpstreamClient` is made lazily, on the running loop, by the first
+    proxied request. Only connecting is timed: a download may take hours.
     """
 
     def __init__(self, connect_timeout: float = 10.0, connections_per_container: int = 100):
         self.connect_timeout = connect_timeout
         self.connections_per_container = connections_per_container
-        self._session: aiohttp.ClientSession | None = None
+        self._upstream: UpstreamClient | None = None
+        self._addresses: dict[str, tuple[str, int]] = {}
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=0, limit_per_host=self.connections_per_container, keepalive_timeout=60
-                ),
-                # a download may take hours: only connecting is timed
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout),
-                cookie_jar=aiohttp.DummyCookieJar(),  # cookies belong to the browser
-                auto_decompress=False,  # compressed bodies pass through untouched
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-                max_line_size=65536,
-                max_field_size=65536,
+    def exchange(self, target: str) -> Exchange:
+        """One request to ``target`` (``http://host:port``, as the resolver gives it)."""
+        upstream = self._upstream
+        if upstream is None or upstream.closed:
+            upstream = self._upstream = UpstreamClient(
+                self.connect_timeout, self.connections_per_container, keepalive_timeout=60
             )
-        return self._session
+        address = self._addresses.get(target)
+        if address is None:
+            parts = urlsplit(target)
+            if parts.scheme != "http" or not parts.hostname:
+                raise ValueError(f"not an http:// target: {target!r}")
+            if len(self._addresses) >= 4096:  # containers come and go
+                self._addresses.clear()
+            address = self._addresses[target] = (parts.hostname, parts.port or 80)
+        return upstream.exchange(*address)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._upstream is not None:
+            await self._upstream.close()
+            self._upstream = None
 
 
 def proxy_handlers(
@@ -116,7 +117,7 @@ async def close_proxy(settings: dict[str, Any]) -> None:
 
 
 class _BodyPipe:
-    """Hands a request body from tornado to aiohttp, chunk by chunk.
+    """Hands a request body from tornado to the upstream exchange, chunk by chunk.
 
     ``write`` waits (and with it tornado's reading from the client) while a few chunks are
     queued, so an upload never piles up in memory.
@@ -166,7 +167,9 @@ class ContainerProxyHandler(JupyterHandler):
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
     _relaying = False  # True once the upstream's response head replaces Jupyter's
     _body: _BodyPipe | None = None
-    _upstream: asyncio.Future[aiohttp.ClientResponse] | None = None
+    _exchange: Exchange | None = None
+    _upstream: asyncio.Future[Exchange] | None = None  # the request, when it has a body
+    _client_gone = False
     _refusal: web.HTTPError | None = None
     _last_activity = -math.inf
     _url_id = ""
@@ -259,11 +262,14 @@ class ContainerProxyHandler(JupyterHandler):
             await self._tunnel_websocket()
             return
         self.request.connection.set_max_body_size(self.max_body_size)  # uploads may be big
+        self._exchange = self.client.exchange(self._target)
         headers = self.request.headers
         if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
+            # the upload streams to the upstream while tornado reads it: start the request now
             self._body = _BodyPipe()
-        self._upstream = asyncio.ensure_future(self._send_upstream())
-        self._upstream.add_done_callback(self._on_upstream_answer)
+            self._upstream = asyncio.ensure_future(self._send_upstream())
+            self._upstream.add_done_callback(self._on_upstream_answer)
+        # else the request goes out from _relay_http, with no task in between
 
     async def data_received(self, chunk: bytes) -> None:
         if self._body is not None:
@@ -283,14 +289,13 @@ class ContainerProxyHandler(JupyterHandler):
     get = head = post = put = patch = delete = options = _proxy
 
     def on_connection_close(self) -> None:
+        self._client_gone = True
         if self._body is not None:
             self._body.abort()
-        upstream = self._upstream
-        if upstream is not None:  # stop the upstream request or download too
-            if not upstream.done():
-                upstream.cancel()
-            elif not upstream.cancelled() and upstream.exception() is None:
-                upstream.result().close()
+        if self._upstream is not None and not self._upstream.done():
+            self._upstream.cancel()
+        if self._exchange is not None:  # stop the upstream request or download too
+            self._exchange.close()
         super().on_connection_close()
 
     def _record_activity(self) -> None:
@@ -327,18 +332,19 @@ class ContainerProxyHandler(JupyterHandler):
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    async def _send_upstream(self) -> aiohttp.ClientResponse:
-        # encoded=True: the raw path goes upstream as is (no %2F -> /, no dot-segment removal)
-        url = URL(self._target + _without_token_param(self.request.uri), encoded=True)
-        return await self.client.session.request(
+    async def _send_upstream(self) -> Exchange:
+        assert self._exchange is not None
+        body = self._body
+        # the raw request target goes upstream as is (no %2F -> /, no dot-segment removal)
+        return await self._exchange.send(
             self.request.method or "GET",
-            url,
-            headers=self._forwarded_headers(),
-            data=self._body.chunks() if self._body is not None else None,
-            allow_redirects=False,
+            _without_token_param(self.request.uri or "/"),
+            self._forwarded_headers(),
+            body.chunks() if body is not None else None,
+            chunked=body is not None and "Content-Length" not in self.request.headers,
         )
 
-    def _on_upstream_answer(self, upstream: asyncio.Future[aiohttp.ClientResponse]) -> None:
+    def _on_upstream_answer(self, upstream: asyncio.Future[Exchange]) -> None:
         # An upstream that failed, or refused before reading the whole body, reads no more of
         # it: drop the rest of the upload instead of blocking the client's connection.
         if upstream.cancelled():
@@ -348,42 +354,51 @@ class ContainerProxyHandler(JupyterHandler):
             self._body.discard()
 
     async def _relay_http(self) -> None:
-        assert self._upstream is not None
-        if self._body is not None:
-            await self._body.write(None)
-        await asyncio.wait({self._upstream})
-        if self._upstream.cancelled():
-            return  # the client went away
+        exchange = self._exchange
+        assert exchange is not None
         try:
-            response = self._upstream.result()
-        except asyncio.TimeoutError:
+            if self._upstream is None:
+                await self._send_upstream()
+            else:
+                if self._body is not None:
+                    await self._body.write(None)
+                await asyncio.wait({self._upstream})
+                if self._upstream.cancelled():
+                    return  # the client went away
+                self._upstream.result()
+        except (asyncio.TimeoutError, TimeoutError):
             raise self._upstream_error(504, "did not accept the connection in time") from None
-        except (aiohttp.ClientConnectorError, OSError) as exc:
-            raise self._upstream_error(502, "is not reachable", exc) from None
-        except aiohttp.ClientError as exc:
+        except UpstreamError as exc:
+            if self._client_gone:
+                return
             raise self._upstream_error(502, "answered badly", exc) from None
+        except OSError as exc:
+            if self._client_gone:
+                return
+            raise self._upstream_error(502, "is not reachable", exc) from None
         complete = False
         try:
-            raw_headers = [
-                (n.decode("latin-1"), v.decode("latin-1")) for n, v in response.raw_headers
-            ]
-            self._relay_head(response.status, response.reason, raw_headers)
-            async for chunk in response.content.iter_any():
-                self.write(chunk)
-                if not response.content.at_eof():
+            self._relay_head(exchange.status, exchange.reason, exchange.headers)
+            data = exchange.read_now()
+            while not exchange.done:
+                if data:
+                    self.write(data)
                     await self.flush()  # waits for the client: backpressure
-            complete = self._body is None or self._body.sent_all
+                data = await exchange.read()
+            if data:  # the last piece: finish() sends it, with the head if still unsent
+                self.write(data)
+            complete = True
         except iostream.StreamClosedError:
-            pass  # the client went away: closing the response below stops the download
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            pass  # the client went away: closing the exchange below stops the download
+        except (UpstreamError, OSError) as exc:
             detail = f"{type(exc).__name__}: {str(exc)[:200]}"
             self.log.warning("remoteapp proxy: container %s broke off: %s", self._url_id, detail)
             self.request.connection.close()  # a truncated body must not look complete
         finally:
             if complete:
-                response.release()  # back to the pool
+                exchange.release()  # back to the pool if it can carry another request
             else:
-                response.close()
+                exchange.close()
 
     def _relay_head(self, status: int, reason: str | None, headers: list[tuple[str, str]]) -> None:
         """Replace Jupyter's response head by the upstream's, plus frame-ancestors 'self'."""
