@@ -113,7 +113,9 @@ class RemoteApp(Configurable):
 
     remove = Bool(
         True,
-        help="Remove containers when they are stopped (False keeps them for inspection).",
+        help="""Remove containers when they are stopped, and those that ended on their own
+        (the app exited, docker stopped them) when noticed. False keeps them, shown as
+        "stopped" with their logs, for inspection; stopping such a container removes it.""",
     ).tag(config=True)
 
     name_template = Unicode(

@@ -8,11 +8,13 @@ import {
   IContainer,
   IErrorBody,
   IGrant,
+  IGrantFilter,
   IGrantRequest,
   IImageInfo,
   ILogs,
   IMe,
   IPage,
+  IPageRequest,
   IStartProgress,
   IStartRequest,
   IStats,
@@ -129,6 +131,24 @@ function errorMessage(response: Response, data: any): string {
     }
   }
   return response.statusText || `HTTP error ${response.status}`;
+}
+
+/**
+ * An endpoint with a query string of the given parameters; `undefined`, `null`
+ * and empty values are left out (an empty grant filter means "any").
+ */
+export function withQuery(
+  endPoint: string,
+  params: { [key: string]: string | number | null | undefined }
+): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') {
+      query.append(key, String(value));
+    }
+  }
+  const text = query.toString();
+  return text ? `${endPoint}?${text}` : endPoint;
 }
 
 /**
@@ -325,8 +345,9 @@ export class RemoteAppAPI {
 
   // Admin endpoints (scope custom:remoteapp:admin).
 
-  users(): Promise<IPage<IUser>> {
-    return this._request<IPage<IUser>>('admin/users');
+  /** A page of the users (all of them without `limit`). */
+  users(page: IPageRequest = {}): Promise<IPage<IUser>> {
+    return this._request<IPage<IUser>>(withQuery('admin/users', { ...page }));
   }
 
   createUser(name: string): Promise<IUser> {
@@ -339,8 +360,13 @@ export class RemoteAppAPI {
     });
   }
 
-  adminApplications(): Promise<IPage<IApplicationRecord>> {
-    return this._request<IPage<IApplicationRecord>>('admin/applications');
+  /** A page of the registered applications. */
+  adminApplications(
+    page: IPageRequest = {}
+  ): Promise<IPage<IApplicationRecord>> {
+    return this._request<IPage<IApplicationRecord>>(
+      withQuery('admin/applications', { ...page })
+    );
   }
 
   createApplication(image: string, verify = true): Promise<IApplicationRecord> {
@@ -356,8 +382,11 @@ export class RemoteAppAPI {
     });
   }
 
-  grants(): Promise<IPage<IGrant>> {
-    return this._request<IPage<IGrant>>('admin/grants');
+  /** A page of the grants matching every non-empty selector of `query`. */
+  grants(query: IPageRequest & IGrantFilter = {}): Promise<IPage<IGrant>> {
+    return this._request<IPage<IGrant>>(
+      withQuery('admin/grants', { ...query })
+    );
   }
 
   grant(request: IGrantRequest): Promise<IGrant> {
@@ -370,8 +399,11 @@ export class RemoteAppAPI {
     });
   }
 
-  adminContainers(): Promise<IPage<IContainer>> {
-    return this._request<IPage<IContainer>>('admin/containers');
+  /** A page of every user's containers. */
+  adminContainers(page: IPageRequest = {}): Promise<IPage<IContainer>> {
+    return this._request<IPage<IContainer>>(
+      withQuery('admin/containers', { ...page })
+    );
   }
 
   async adminStop(urlId: string): Promise<void> {
@@ -380,8 +412,11 @@ export class RemoteAppAPI {
     });
   }
 
-  images(): Promise<IPage<IImageInfo>> {
-    return this._request<IPage<IImageInfo>>('admin/images');
+  /** A page of the docker images with remoteapp labels (all without `limit`). */
+  images(page: IPageRequest = {}): Promise<IPage<IImageInfo>> {
+    return this._request<IPage<IImageInfo>>(
+      withQuery('admin/images', { ...page })
+    );
   }
 
   stats(): Promise<IStats> {

@@ -10,21 +10,24 @@ import {
 } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
 
 import { RemoteAppRequestError } from './api';
 import { applicationIcon } from './icons';
+import { notifyError } from './notify';
 import { applicationCaption } from './policy';
 import {
   CommandIDs,
+  IApplicationEntry,
   IContainer,
   IRemoteApps,
   IStartConfigurables,
   IStartProgress
 } from './tokens';
 import { RemoteAppTab } from './widgets/apptab';
-import { createLogsTab } from './widgets/logs';
-import { askConfigurables, clampResolution } from './widgets/startdialog';
+
+// The start dialog and the logs tab load on first use (`import()` in the
+// commands below): the commands themselves must exist at activation, for the
+// launcher and the layout restorer.
 
 /**
  * The settings the commands read, kept up to date by the plugin.
@@ -42,39 +45,6 @@ export const DEFAULT_CONFIG: IRemoteAppConfig = {
 };
 
 /**
- * Show an error with a "Details" action that shows the server's full message.
- */
-export function notifyError(
-  summary: string,
-  error: unknown,
-  trans: TranslationBundle
-): void {
-  const status = error instanceof RemoteAppRequestError ? error.status : 0;
-  const message = error instanceof Error ? error.message : String(error);
-  const short = message.length > 140 ? message.slice(0, 140) + '…' : message;
-  Notification.error(`${summary}: ${short}`, {
-    autoClose: false,
-    actions: [
-      {
-        label: trans.__('Details'),
-        callback: () => {
-          const pre = document.createElement('pre');
-          pre.className = 'jp-RemoteApp-errorDetails';
-          pre.textContent = status
-            ? trans.__('HTTP status %1\n\n%2', status, message)
-            : message;
-          void showDialog({
-            title: summary,
-            body: new Widget({ node: pre }),
-            buttons: [Dialog.okButton({ label: trans.__('Close') })]
-          });
-        }
-      }
-    ]
-  });
-}
-
-/**
  * The size (WxH) of the content of a main-area tab, as the desktop resolution
  * that fills it without scaling.
  */
@@ -85,6 +55,18 @@ export function mainAreaResolution(): string {
   // The tab bar and the tab's toolbar take about 60 px.
   const height = (rect?.height || window.innerHeight) - 60;
   return `${Math.max(64, Math.floor(width))}x${Math.max(64, Math.floor(height))}`;
+}
+
+/**
+ * Whether starting `entry` asks anything: a resolution, or startup data when
+ * the policy allows it (the dialog shows no startup field otherwise).
+ */
+export function hasChoices(entry: IApplicationEntry): boolean {
+  return entry.image.configurables.some(
+    c =>
+      c.tag === 'resolution' ||
+      (c.tag === 'startupdata' && entry.policy.allow_startup_data)
+  );
 }
 
 /** The arguments schema of the commands that act on one container. */
@@ -235,7 +217,9 @@ export function addCommands(options: RemoteAppCommands.IOptions): void {
         return;
       }
       let configurables = args.configurables as IStartConfigurables | undefined;
-      if (!configurables && entry.image.configurables.length > 0) {
+      if (!configurables && hasChoices(entry)) {
+        const { askConfigurables, clampResolution } =
+          await import('./widgets/startdialog');
         const resolution = entry.image.configurables.find(
           c => c.tag === 'resolution'
         );
@@ -384,7 +368,10 @@ export function addCommands(options: RemoteAppCommands.IOptions): void {
       const urlId = String(args.url_id ?? '');
       const name = model.container(urlId)?.ui_name ?? urlId;
       try {
-        const { logs } = await model.api.logs(urlId);
+        const [{ logs }, { createLogsTab }] = await Promise.all([
+          model.api.logs(urlId),
+          import('./widgets/logs')
+        ]);
         const widget = createLogsTab(urlId, name, logs, trans);
         shell.add(widget, 'main');
         shell.activateById(widget.id);

@@ -69,24 +69,28 @@ export function applicationCaption(
 }
 
 /**
- * How long ago an ISO date was, e.g. "5 min".
+ * How long ago an ISO date was, e.g. "5 min" ('' for an invalid date).
  */
-export function age(startedAt: string, now = Date.now()): string {
+export function age(
+  startedAt: string,
+  trans: TranslationBundle,
+  now = Date.now()
+): string {
   const started = Date.parse(startedAt);
   if (isNaN(started)) {
     return '';
   }
   const seconds = Math.max(0, Math.round((now - started) / 1000));
   if (seconds < 60) {
-    return `${seconds} s`;
+    return trans.__('%1 s', seconds);
   }
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) {
-    return `${minutes} min`;
+    return trans.__('%1 min', minutes);
   }
   const hours = Math.floor(minutes / 60);
   if (hours < 48) {
-    return `${hours} h ${minutes % 60} min`;
+    return trans.__('%1 h %2 min', hours, minutes % 60);
   }
-  return `${Math.floor(hours / 24)} d`;
+  return trans.__('%1 d', Math.floor(hours / 24));
 }

@@ -230,6 +230,28 @@ export interface IPage<T> {
 }
 
 /**
+ * Which page of an admin listing to fetch (`?offset=&limit=`).
+ */
+export interface IPageRequest {
+  /** The index of the first item (default 0). */
+  offset?: number;
+  /** The most items to return (default: all of them). */
+  limit?: number;
+}
+
+/**
+ * The selectors of `GET admin/grants`: each is an exact name; empty means any.
+ */
+export interface IGrantFilter {
+  /** Grants of this docker image. */
+  image?: string;
+  /** Grants to this user. */
+  user?: string;
+  /** Grants to this JupyterHub group. */
+  group?: string;
+}
+
+/**
  * `admin/users` item.
  */
 export interface IUser {

@@ -10,7 +10,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ..core.errors import BadRequest, RemoteAppError
+from ..core.errors import BadRequest, RemoteAppError, Unavailable
 from ..core.remoteapps import ADMIN_SCOPE, Identity, RemoteApps
 
 #: REST bodies are small JSON documents; anything bigger is a mistake or an attack.
@@ -147,6 +147,11 @@ class RemoteAppApi:
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, RemoteAppError) and value.status < 500:
             self.log.info("remoteapp %s %s: %s", self.request.method, self.request.path, value)
+            return
+        if isinstance(value, Unavailable):
+            # docker or the database is away: one line per request, not a traceback each
+            # time a client polls until it is back
+            self.log.warning("remoteapp %s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
 

@@ -9,7 +9,6 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { RemoteAppAPI } from '../api';
 import { remoteAppAdminIcon } from '../icons';
 import { CommandIDs, IRemoteApps, TRANSLATION_DOMAIN } from '../tokens';
 
@@ -27,7 +26,7 @@ export const adminPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ): Promise<void> => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
-    const api = new RemoteAppAPI(model.serverSettings);
+    const api = model.api;
     // Do not hold up the activation: add the panel once `me` is known.
     void api.me().then(
       async me => {

@@ -8,7 +8,10 @@ import {
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { RemoteAppRequestError } from '../api';
+import type { RemoteAppRequestError } from '../api';
+// The plugin provides the model: activation builds it at once, so the module is
+// needed before the application starts (it brings '../api' with it).
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { DEFAULT_POLL_INTERVAL, RemoteAppsModel } from '../model';
 import { IRemoteApps, PLUGIN_ID, TRANSLATION_DOMAIN } from '../tokens';
 
@@ -66,11 +69,14 @@ export const corePlugin: JupyterFrontEndPlugin<IRemoteApps> = {
         );
       },
       (error: unknown) => {
-        if (error instanceof RemoteAppRequestError && error.isNotFound) {
+        // A RemoteAppRequestError (see '../api'): 404 when the server
+        // extension is not there.
+        const failure = error as Partial<RemoteAppRequestError> | null;
+        if (failure?.isNotFound) {
           console.warn(
             trans.__(
               'remoteapp: the server extension is not available (%1)',
-              error.message
+              failure.message
             )
           );
         } else {

@@ -11,7 +11,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { remoteAppIcon } from '../icons';
 import { CommandIDs, IRemoteApps, TRANSLATION_DOMAIN } from '../tokens';
-import { RemoteAppsPanel } from '../widgets/sidebar';
+import { LazyPanel } from '../widgets/lazypanel';
 
 export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'remoteapp:sidebar',
@@ -27,11 +27,14 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
-    const panel = new RemoteAppsPanel({
-      model,
-      commands: app.commands,
-      trans
+    // The side bar icon is there at once; the panel's code loads when it is
+    // first shown.
+    const panel = new LazyPanel(async () => {
+      const { RemoteAppsPanel } = await import('../widgets/sidebar');
+      return new RemoteAppsPanel({ model, commands: app.commands, trans });
     });
+    panel.addClass('jp-RemoteApp-panel');
+    panel.addClass('jp-RemoteApp-lazyPanel');
     panel.id = 'remoteapp-sidebar';
     panel.title.icon = remoteAppIcon;
     panel.title.caption = trans.__('Remote Apps');

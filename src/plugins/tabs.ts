@@ -11,6 +11,10 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
+// The commands must exist during activation: the launcher shows their labels
+// and the layout restorer runs `open` at start. Their dialogs and the logs tab
+// load on first use (see '../commands').
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { addCommands, DEFAULT_CONFIG, IRemoteAppConfig } from '../commands';
 import {
   CommandIDs,

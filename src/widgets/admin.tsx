@@ -1,21 +1,36 @@
 /**
- * The admin sidebar: users, applications, grants, all containers, stats.
+ * The admin sidebar: statistics, users, applications, grants, all containers.
  *
  * Shown only to admins (`GET me` → admin); the server checks the scope on
- * every call anyway. All server text is rendered as React text.
+ * every call anyway. The lists page through the server (`?offset=&limit=`),
+ * so an installation with 10,000 users and 100,000 grants loads 50 at a time;
+ * grants can be filtered by image and by user or group. All server text is
+ * rendered as React text; server errors are notifications.
  */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { RemoteAppAPI } from '../api';
+import { notifyError } from '../notify';
+import {
+  ADMIN_PAGE_SIZE,
+  formatCount,
+  neighbourPages,
+  offsetAfterLoad,
+  pageSummary
+} from '../paging';
 import { policySummary } from '../policy';
 import {
   IApplicationRecord,
   IContainer,
   IGrant,
+  IGrantFilter,
   IGrantRequest,
   IImageInfo,
+  IPage,
+  IPageRequest,
   IRemoteApps,
   IStats,
   IUser
@@ -23,6 +38,9 @@ import {
 
 /** `SOURCE:TARGET:ro|rw` with an absolute target. */
 const VOLUME_PATTERN = /^[^:]+:\/[^:]*:(ro|rw)$/;
+
+/** How long the grant filter waits for the typing to stop (ms). */
+export const FILTER_DEBOUNCE = 300;
 
 /**
  * Check the grant form; returns an error message or ''.
@@ -49,23 +67,32 @@ export function validateGrant(
   return '';
 }
 
-interface IAdminData {
-  users: IUser[];
-  applications: IApplicationRecord[];
-  grants: IGrant[];
-  containers: IContainer[];
-  images: IImageInfo[];
-  stats: IStats | null;
+/**
+ * The grant filter as the form holds it.
+ */
+export interface IGrantFilterForm {
+  /** An image name, or '' for all. */
+  image: string;
+  /** Whether `name` is a user or a group. */
+  kind: 'user' | 'group';
+  /** An exact user or group name, or '' for all. */
+  name: string;
 }
 
-const EMPTY: IAdminData = {
-  users: [],
-  applications: [],
-  grants: [],
-  containers: [],
-  images: [],
-  stats: null
-};
+/**
+ * The selectors of `GET admin/grants` for a filter form (blank ones left out).
+ */
+export function grantSelectors(filter: IGrantFilterForm): IGrantFilter {
+  const selectors: IGrantFilter = {};
+  if (filter.image) {
+    selectors.image = filter.image;
+  }
+  const name = filter.name.trim();
+  if (name) {
+    selectors[filter.kind] = name;
+  }
+  return selectors;
+}
 
 interface IAdminProps {
   api: RemoteAppAPI;
@@ -73,7 +100,217 @@ interface IAdminProps {
   trans: TranslationBundle;
 }
 
-/** A form's error line. */
+/** What every section needs. */
+interface ISectionProps {
+  api: RemoteAppAPI;
+  trans: TranslationBundle;
+  /** Bumped after every change: the lists reload their current page. */
+  version: number;
+  /** Run an admin action; on success every list reloads. */
+  act: (summary: string, action: () => Promise<unknown>) => Promise<boolean>;
+  /** Show a failed load. */
+  onLoadError: (summary: string, error: unknown) => void;
+}
+
+/** Ask before a removal that takes grants with it. */
+async function confirmRemoval(
+  title: string,
+  body: string,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const result = await showDialog({
+    title,
+    body,
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: trans.__('Remove') })
+    ]
+  });
+  return result.button.accept;
+}
+
+/**
+ * `value`, once it has not changed for `delay` ms.
+ */
+function useDebounced<T>(value: T, delay: number): T {
+  const [debounced, setDebounced] = React.useState(value);
+  React.useEffect(() => {
+    const timer = window.setTimeout(() => setDebounced(value), delay);
+    return () => window.clearTimeout(timer);
+  }, [value, delay]);
+  return debounced;
+}
+
+/**
+ * One page of an admin listing, reloaded when `version` or `filterKey` change
+ * (a new filter starts at the first page). An answer to an older request is
+ * dropped; an empty page that is not the first goes back one page.
+ */
+function usePage<T>(
+  fetchPage: (page: IPageRequest) => Promise<IPage<T>>,
+  options: {
+    filterKey: string;
+    version: number;
+    onError: (error: unknown) => void;
+    limit?: number;
+  }
+): {
+  page: IPage<T> | null;
+  offset: number;
+  setOffset: (offset: number) => void;
+  loading: boolean;
+} {
+  const { filterKey, version, limit = ADMIN_PAGE_SIZE } = options;
+  const [position, setPosition] = React.useState({ filterKey, offset: 0 });
+  const offset = position.filterKey === filterKey ? position.offset : 0;
+  const [page, setPage] = React.useState<IPage<T> | null>(null);
+  const [loading, setLoading] = React.useState(false);
+  const latest = React.useRef(0);
+  // The callbacks change on every render; the requests follow the values.
+  const fetchRef = React.useRef(fetchPage);
+  fetchRef.current = fetchPage;
+  const onErrorRef = React.useRef(options.onError);
+  onErrorRef.current = options.onError;
+
+  React.useEffect(() => {
+    const request = ++latest.current;
+    setLoading(true);
+    fetchRef.current({ offset, limit }).then(
+      result => {
+        if (request !== latest.current) {
+          return;
+        }
+        const wanted = offsetAfterLoad(
+          offset,
+          result.items.length,
+          result.total,
+          limit
+        );
+        if (wanted !== offset) {
+          setPosition({ filterKey, offset: wanted });
+          return;
+        }
+        setPage(result);
+        setLoading(false);
+      },
+      error => {
+        if (request !== latest.current) {
+          return;
+        }
+        setLoading(false);
+        onErrorRef.current(error);
+      }
+    );
+  }, [filterKey, offset, version, limit]);
+
+  const setOffset = React.useCallback(
+    (next: number) => setPosition({ filterKey, offset: next }),
+    [filterKey]
+  );
+  return { page, offset, setOffset, loading };
+}
+
+/** A section heading with the number of items. */
+function Heading(props: {
+  title: string;
+  count: number | null;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { title, count, trans } = props;
+  return (
+    <summary className="jp-RemoteApp-sectionSummary">
+      <h3 className="jp-RemoteApp-sectionTitle">
+        <span>{title}</span>
+        {count !== null && (
+          <span
+            className="jp-RemoteApp-count"
+            title={trans.__('%1 in all', formatCount(count))}
+          >
+            {formatCount(count)}
+          </span>
+        )}
+      </h3>
+    </summary>
+  );
+}
+
+/** "Showing 1–50 of 10,000" with previous/next buttons. */
+function Pager(props: {
+  page: IPage<unknown> | null;
+  offset: number;
+  onPage: (offset: number) => void;
+  /** What is paged, for the buttons' labels, e.g. "users". */
+  what: string;
+  loading: boolean;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { page, offset, onPage, what, loading, trans } = props;
+  if (!page || page.total === 0) {
+    return null;
+  }
+  const { previous, next } = neighbourPages(
+    offset,
+    page.total,
+    ADMIN_PAGE_SIZE
+  );
+  const previousLabel = trans.__('Previous page of %1', what);
+  const nextLabel = trans.__('Next page of %1', what);
+  return (
+    <div className="jp-RemoteApp-pager" aria-busy={loading}>
+      <span className="jp-RemoteApp-pageSummary" aria-live="polite">
+        {pageSummary(offset, page.items.length, page.total, trans)}
+      </span>
+      {(previous !== null || next !== null) && (
+        <span className="jp-RemoteApp-pageButtons">
+          <button
+            type="button"
+            className="jp-mod-styled jp-RemoteApp-button"
+            title={previousLabel}
+            aria-label={previousLabel}
+            disabled={previous === null || loading}
+            onClick={() => previous !== null && onPage(previous)}
+          >
+            {'‹'}
+          </button>
+          <button
+            type="button"
+            className="jp-mod-styled jp-RemoteApp-button"
+            title={nextLabel}
+            aria-label={nextLabel}
+            disabled={next === null || loading}
+            onClick={() => next !== null && onPage(next)}
+          >
+            {'›'}
+          </button>
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** A compact action button of a list row (text, title and aria-label). */
+function RowButton(props: {
+  text: string;
+  label: string;
+  onClick: () => void;
+  warn?: boolean;
+}): JSX.Element {
+  return (
+    <button
+      type="button"
+      className={`jp-mod-styled jp-RemoteApp-button jp-RemoteApp-rowButton${
+        props.warn ? ' jp-mod-warn' : ''
+      }`}
+      title={props.label}
+      aria-label={props.label}
+      onClick={props.onClick}
+    >
+      {props.text}
+    </button>
+  );
+}
+
+/** A form's error line (client-side checks; server errors are notifications). */
 function FormError(props: { error: string }): JSX.Element | null {
   return props.error ? (
     <div className="jp-RemoteApp-error jp-RemoteApp-formError" role="alert">
@@ -82,15 +319,281 @@ function FormError(props: { error: string }): JSX.Element | null {
   ) : null;
 }
 
-function AdminContent(props: IAdminProps): JSX.Element {
-  const { api, model, trans } = props;
-  const [data, setData] = React.useState<IAdminData>(EMPTY);
-  const [loadError, setLoadError] = React.useState('');
-  const [userName, setUserName] = React.useState('');
-  const [userError, setUserError] = React.useState('');
+/** An empty list's line. */
+function Empty(props: { text: string }): JSX.Element {
+  return <p className="jp-RemoteApp-empty">{props.text}</p>;
+}
+
+function StatsSection(props: ISectionProps): JSX.Element {
+  const { api, trans, version, onLoadError } = props;
+  const [stats, setStats] = React.useState<IStats | null>(null);
+  React.useEffect(() => {
+    let current = true;
+    api.stats().then(
+      value => current && setStats(value),
+      error =>
+        current && onLoadError(trans.__('Could not load the statistics'), error)
+    );
+    return () => {
+      current = false;
+    };
+  }, [api, version, onLoadError, trans]);
+  return (
+    <p className="jp-RemoteApp-stats">
+      {stats
+        ? trans.__(
+            '%1 users · %2 applications · %3 grants · %4 of %5 containers running',
+            formatCount(stats.users),
+            formatCount(stats.applications),
+            formatCount(stats.grants),
+            formatCount(stats.containers.running),
+            formatCount(stats.containers.total)
+          )
+        : trans.__('Loading…')}
+    </p>
+  );
+}
+
+function UsersSection(
+  props: ISectionProps & { onShowGrants: (user: string) => void }
+): JSX.Element {
+  const { api, trans, version, act, onLoadError, onShowGrants } = props;
+  const { page, offset, setOffset, loading } = usePage(
+    request => api.users(request),
+    {
+      filterKey: '',
+      version,
+      onError: error => onLoadError(trans.__('Could not load the users'), error)
+    }
+  );
+  const [name, setName] = React.useState('');
+  const [error, setError] = React.useState('');
+
+  const create = async (event: React.FormEvent) => {
+    event.preventDefault();
+    const trimmed = name.trim();
+    if (!trimmed) {
+      setError(trans.__('Enter a user name.'));
+      return;
+    }
+    setError('');
+    if (
+      await act(trans.__('Could not create the user %1', trimmed), () =>
+        api.createUser(trimmed)
+      )
+    ) {
+      setName('');
+    }
+  };
+
+  const remove = async (user: IUser) => {
+    const sure = await confirmRemoval(
+      trans.__('Remove %1?', user.name),
+      trans._n(
+        'The user and their grant are removed.',
+        'The user and their %1 grants are removed.',
+        user.grants
+      ),
+      trans
+    );
+    if (sure) {
+      await act(trans.__('Could not remove the user %1', user.name), () =>
+        api.removeUser(user.name)
+      );
+    }
+  };
+
+  return (
+    <details open className="jp-RemoteApp-section jp-RemoteApp-users">
+      <Heading
+        title={trans.__('Users')}
+        count={page?.total ?? null}
+        trans={trans}
+      />
+      {page && page.total === 0 && <Empty text={trans.__('No users yet.')} />}
+      <ul className="jp-RemoteApp-list">
+        {page?.items.map(user => (
+          <li key={user.name} className="jp-RemoteApp-item">
+            <div className="jp-RemoteApp-itemText">
+              <div className="jp-RemoteApp-itemName" title={user.name}>
+                {user.name}
+              </div>
+              <button
+                type="button"
+                className="jp-RemoteApp-link jp-RemoteApp-itemDetail"
+                title={trans.__('Show the grants of %1', user.name)}
+                aria-label={trans.__('Show the grants of %1', user.name)}
+                onClick={() => onShowGrants(user.name)}
+              >
+                {trans._n('%1 grant', '%1 grants', user.grants)}
+              </button>
+            </div>
+            <RowButton
+              text={trans.__('Remove')}
+              label={trans.__('Remove the user %1', user.name)}
+              warn
+              onClick={() => void remove(user)}
+            />
+          </li>
+        ))}
+      </ul>
+      <Pager
+        page={page}
+        offset={offset}
+        onPage={setOffset}
+        what={trans.__('users')}
+        loading={loading}
+        trans={trans}
+      />
+      <form className="jp-RemoteApp-form jp-RemoteApp-row" onSubmit={create}>
+        <input
+          className="jp-mod-styled jp-RemoteApp-grow"
+          aria-label={trans.__('New user name')}
+          placeholder={trans.__('new user name')}
+          value={name}
+          onChange={e => setName(e.target.value)}
+        />
+        <button
+          type="submit"
+          className="jp-mod-styled jp-mod-accept jp-RemoteApp-button"
+          title={trans.__('Create the user')}
+        >
+          {trans.__('Create')}
+        </button>
+      </form>
+      <FormError error={error} />
+    </details>
+  );
+}
+
+function ApplicationsSection(
+  props: ISectionProps & { images: IImageInfo[] }
+): JSX.Element {
+  const { api, trans, version, act, onLoadError, images } = props;
+  const { page, offset, setOffset, loading } = usePage(
+    request => api.adminApplications(request),
+    {
+      filterKey: '',
+      version,
+      onError: error =>
+        onLoadError(trans.__('Could not load the applications'), error)
+    }
+  );
   const [image, setImage] = React.useState('');
-  const [appError, setAppError] = React.useState('');
-  const [grantImage, setGrantImage] = React.useState('');
+  const [error, setError] = React.useState('');
+  const unregistered = images.filter(info => !info.registered);
+
+  const register = async (event: React.FormEvent) => {
+    event.preventDefault();
+    if (!image) {
+      setError(trans.__('Choose an image.'));
+      return;
+    }
+    setError('');
+    if (
+      await act(trans.__('Could not register %1', image), () =>
+        api.createApplication(image)
+      )
+    ) {
+      setImage('');
+    }
+  };
+
+  const remove = async (record: IApplicationRecord) => {
+    const sure = await confirmRemoval(
+      trans.__('Remove %1?', record.info.ui_name || record.image),
+      trans.__(
+        'The application %1 and all its grants are removed (the docker image stays).',
+        record.image
+      ),
+      trans
+    );
+    if (sure) {
+      await act(trans.__('Could not remove %1', record.image), () =>
+        api.removeApplication(record.image)
+      );
+    }
+  };
+
+  return (
+    <details
+      open
+      className="jp-RemoteApp-section jp-RemoteApp-applicationsAdmin"
+    >
+      <Heading
+        title={trans.__('Applications')}
+        count={page?.total ?? null}
+        trans={trans}
+      />
+      {page && page.total === 0 && (
+        <Empty text={trans.__('No application is registered.')} />
+      )}
+      <ul className="jp-RemoteApp-list">
+        {page?.items.map(record => (
+          <li key={record.image} className="jp-RemoteApp-item">
+            <div className="jp-RemoteApp-itemText">
+              <div className="jp-RemoteApp-itemName" title={record.image}>
+                {record.info.ui_name || record.image}
+              </div>
+              <div className="jp-RemoteApp-itemDetail">
+                {record.available
+                  ? record.image
+                  : trans.__('%1 (image missing)', record.image)}
+              </div>
+            </div>
+            <RowButton
+              text={trans.__('Remove')}
+              label={trans.__('Remove the application %1', record.image)}
+              warn
+              onClick={() => void remove(record)}
+            />
+          </li>
+        ))}
+      </ul>
+      <Pager
+        page={page}
+        offset={offset}
+        onPage={setOffset}
+        what={trans.__('applications')}
+        loading={loading}
+        trans={trans}
+      />
+      <form className="jp-RemoteApp-form jp-RemoteApp-row" onSubmit={register}>
+        <select
+          className="jp-mod-styled jp-RemoteApp-grow"
+          aria-label={trans.__('Image to register')}
+          value={image}
+          onChange={e => setImage(e.target.value)}
+        >
+          <option value="">
+            {unregistered.length > 0
+              ? trans.__('Choose a docker image…')
+              : trans.__('No unregistered image')}
+          </option>
+          {unregistered.map(info => (
+            <option key={info.name} value={info.name}>
+              {trans.__('%1 (%2)', info.ui_name, info.name)}
+            </option>
+          ))}
+        </select>
+        <button
+          type="submit"
+          className="jp-mod-styled jp-mod-accept jp-RemoteApp-button"
+          title={trans.__('Register the image as an application')}
+        >
+          {trans.__('Register')}
+        </button>
+      </form>
+      <FormError error={error} />
+    </details>
+  );
+}
+
+function GrantForm(
+  props: ISectionProps & { model: IRemoteApps; registered: IImageInfo[] }
+): JSX.Element {
+  const { api, model, trans, act, registered } = props;
+  const [image, setImage] = React.useState('');
   const [targetKind, setTargetKind] = React.useState<'user' | 'group'>('user');
   const [target, setTarget] = React.useState(model.me?.name ?? '');
   // `me` may arrive after the first render: prefill the grantee once it is known.
@@ -111,83 +614,12 @@ function AdminContent(props: IAdminProps): JSX.Element {
   const [allowStartup, setAllowStartup] = React.useState(false);
   const [volume, setVolume] = React.useState('');
   const [license, setLicense] = React.useState('');
-  const [grantError, setGrantError] = React.useState('');
-  const [actionError, setActionError] = React.useState('');
+  const [error, setError] = React.useState('');
 
-  const reload = React.useCallback(async () => {
-    try {
-      const [users, applications, grants, containers, images, stats] =
-        await Promise.all([
-          api.users(),
-          api.adminApplications(),
-          api.grants(),
-          api.adminContainers(),
-          api.images(),
-          api.stats()
-        ]);
-      setData({
-        users: users.items,
-        applications: applications.items,
-        grants: grants.items,
-        containers: containers.items,
-        images: images.items,
-        stats
-      });
-      setLoadError('');
-    } catch (error) {
-      setLoadError(String((error as Error).message ?? error));
-    }
-  }, [api]);
-
-  React.useEffect(() => {
-    void reload();
-  }, [reload]);
-
-  /** Run an action, show its error in `setError`, reload on success. */
-  const act = async (
-    action: () => Promise<unknown>,
-    setError: (message: string) => void
-  ): Promise<boolean> => {
-    try {
-      await action();
-      setError('');
-    } catch (error) {
-      setError(String((error as Error).message ?? error));
-      return false;
-    }
-    await reload();
-    // Grants and apps change what the user may start: update the launcher.
-    void model.refresh();
-    return true;
-  };
-
-  const createUser = async (event: React.FormEvent) => {
-    event.preventDefault();
-    const name = userName.trim();
-    if (!name) {
-      setUserError(trans.__('Enter a user name.'));
-      return;
-    }
-    if (await act(() => api.createUser(name), setUserError)) {
-      setUserName('');
-    }
-  };
-
-  const registerImage = async (event: React.FormEvent) => {
-    event.preventDefault();
-    if (!image) {
-      setAppError(trans.__('Choose an image.'));
-      return;
-    }
-    if (await act(() => api.createApplication(image), setAppError)) {
-      setImage('');
-    }
-  };
-
-  const grant = async (event: React.FormEvent) => {
+  const submit = async (event: React.FormEvent) => {
     event.preventDefault();
     const request: IGrantRequest = {
-      image: grantImage || data.applications[0]?.image || '',
+      image: image || registered[0]?.name || '',
       policy: {
         allow_home: allowHome,
         allow_view: allowView,
@@ -201,260 +633,403 @@ function AdminContent(props: IAdminProps): JSX.Element {
     if (license.trim()) {
       request.policy!.app_license = license.trim();
     }
-    const error = validateGrant(request, trans);
-    if (error) {
-      setGrantError(error);
+    const problem = validateGrant(request, trans);
+    setError(problem);
+    if (problem) {
       return;
     }
-    await act(() => api.grant(request), setGrantError);
+    await act(
+      trans.__('Could not grant %1 to %2', request.image, target.trim()),
+      () => api.grant(request)
+    );
   };
 
-  const unregistered = data.images.filter(info => !info.registered);
-  const stats = data.stats;
+  const checkbox = (
+    label: string,
+    checked: boolean,
+    set: (value: boolean) => void
+  ) => (
+    <label className="jp-RemoteApp-check">
+      <input
+        type="checkbox"
+        checked={checked}
+        onChange={e => set(e.target.checked)}
+      />
+      {label}
+    </label>
+  );
+
+  return (
+    <form
+      className="jp-RemoteApp-form jp-RemoteApp-grantForm"
+      aria-label={trans.__('New grant')}
+      onSubmit={submit}
+    >
+      <h4 className="jp-RemoteApp-formTitle">{trans.__('New grant')}</h4>
+      <select
+        className="jp-mod-styled"
+        aria-label={trans.__('Application to grant')}
+        value={image}
+        onChange={e => setImage(e.target.value)}
+      >
+        {registered.map(info => (
+          <option key={info.name} value={info.name}>
+            {info.ui_name || info.name}
+          </option>
+        ))}
+      </select>
+      <div className="jp-RemoteApp-row">
+        <select
+          className="jp-mod-styled jp-RemoteApp-kind"
+          aria-label={trans.__('Grant to')}
+          value={targetKind}
+          onChange={e => setTargetKind(e.target.value as 'user' | 'group')}
+        >
+          <option value="user">{trans.__('user')}</option>
+          <option value="group">{trans.__('group')}</option>
+        </select>
+        <input
+          className="jp-mod-styled jp-RemoteApp-grow"
+          aria-label={trans.__('User or group name')}
+          value={target}
+          onChange={e => setTarget(e.target.value)}
+        />
+      </div>
+      <div className="jp-RemoteApp-checks">
+        {checkbox(
+          trans.__('Mount the home directory'),
+          allowHome,
+          setAllowHome
+        )}
+        {checkbox(trans.__('Viewable by others'), allowView, setAllowView)}
+        {checkbox(
+          trans.__('Allow startup data'),
+          allowStartup,
+          setAllowStartup
+        )}
+      </div>
+      <input
+        className="jp-mod-styled"
+        aria-label={trans.__('Volume')}
+        placeholder={trans.__('volume SOURCE:TARGET:ro|rw (optional)')}
+        value={volume}
+        onChange={e => setVolume(e.target.value)}
+      />
+      <input
+        className="jp-mod-styled"
+        aria-label={trans.__('License')}
+        placeholder={trans.__('application license (optional)')}
+        value={license}
+        onChange={e => setLicense(e.target.value)}
+      />
+      <button
+        type="submit"
+        className="jp-mod-styled jp-mod-accept jp-RemoteApp-button"
+        title={trans.__('Grant the application under this policy')}
+      >
+        {trans.__('Grant')}
+      </button>
+      <FormError error={error} />
+    </form>
+  );
+}
+
+function GrantsSection(
+  props: ISectionProps & {
+    model: IRemoteApps;
+    registered: IImageInfo[];
+    filter: IGrantFilterForm;
+    setFilter: (filter: IGrantFilterForm) => void;
+    sectionRef: React.RefObject<HTMLDetailsElement>;
+  }
+): JSX.Element {
+  const { api, trans, version, act, onLoadError, registered, filter } = props;
+  const { setFilter, sectionRef } = props;
+  const name = useDebounced(filter.name, FILTER_DEBOUNCE);
+  const selectors = grantSelectors({ ...filter, name });
+  const filtered = Object.keys(selectors).length > 0;
+  const { page, offset, setOffset, loading } = usePage(
+    request => api.grants({ ...request, ...selectors }),
+    {
+      filterKey: JSON.stringify(selectors),
+      version,
+      onError: error =>
+        onLoadError(trans.__('Could not load the grants'), error)
+    }
+  );
+  // An image filter keeps its option even when the image is gone from docker.
+  const filterImages = registered.map(info => info.name);
+  if (filter.image && !filterImages.includes(filter.image)) {
+    filterImages.push(filter.image);
+  }
+
+  const revoke = (grant: IGrant) =>
+    act(trans.__('Could not revoke the grant of %1', grant.image), () =>
+      api.revoke(grant.mapping_id)
+    );
+
+  return (
+    <details
+      open
+      className="jp-RemoteApp-section jp-RemoteApp-grants"
+      ref={sectionRef}
+    >
+      <Heading
+        title={trans.__('Grants')}
+        count={page?.total ?? null}
+        trans={trans}
+      />
+      <div
+        className="jp-RemoteApp-filter"
+        role="search"
+        aria-label={trans.__('Filter the grants')}
+      >
+        <select
+          className="jp-mod-styled"
+          aria-label={trans.__('Filter grants by application')}
+          value={filter.image}
+          onChange={e => setFilter({ ...filter, image: e.target.value })}
+        >
+          <option value="">{trans.__('All applications')}</option>
+          {filterImages.map(image => (
+            <option key={image} value={image}>
+              {image}
+            </option>
+          ))}
+        </select>
+        <div className="jp-RemoteApp-row">
+          <select
+            className="jp-mod-styled jp-RemoteApp-kind"
+            aria-label={trans.__('Filter grants to a user or a group')}
+            value={filter.kind}
+            onChange={e =>
+              setFilter({
+                ...filter,
+                kind: e.target.value as 'user' | 'group'
+              })
+            }
+          >
+            <option value="user">{trans.__('user')}</option>
+            <option value="group">{trans.__('group')}</option>
+          </select>
+          <input
+            type="search"
+            className="jp-mod-styled jp-RemoteApp-grow"
+            aria-label={trans.__('Filter grants by exact name')}
+            placeholder={
+              filter.kind === 'user'
+                ? trans.__('exact user name')
+                : trans.__('exact group name')
+            }
+            value={filter.name}
+            onChange={e => setFilter({ ...filter, name: e.target.value })}
+          />
+          {(filter.image || filter.name) && (
+            <button
+              type="button"
+              className="jp-mod-styled jp-RemoteApp-button"
+              title={trans.__('Show all grants')}
+              aria-label={trans.__('Clear the grant filter')}
+              onClick={() => setFilter({ image: '', kind: 'user', name: '' })}
+            >
+              {trans.__('Clear')}
+            </button>
+          )}
+        </div>
+      </div>
+      {page && page.total === 0 && (
+        <Empty
+          text={
+            filtered
+              ? trans.__('No grant matches the filter.')
+              : trans.__('No grants yet.')
+          }
+        />
+      )}
+      <ul className="jp-RemoteApp-list">
+        {page?.items.map(g => (
+          <li key={g.mapping_id} className="jp-RemoteApp-item">
+            <div className="jp-RemoteApp-itemText">
+              <div className="jp-RemoteApp-itemName" title={g.image}>
+                {g.image}
+              </div>
+              <div className="jp-RemoteApp-itemDetail">
+                {g.user !== null
+                  ? trans.__('user %1', g.user)
+                  : trans.__('group %1', g.group ?? '')}
+                {' · '}
+                {policySummary(g.policy, trans)}
+              </div>
+            </div>
+            <RowButton
+              text={trans.__('Revoke')}
+              label={
+                g.user !== null
+                  ? trans.__('Revoke %1 from user %2', g.image, g.user)
+                  : trans.__('Revoke %1 from group %2', g.image, g.group ?? '')
+              }
+              warn
+              onClick={() => void revoke(g)}
+            />
+          </li>
+        ))}
+      </ul>
+      <Pager
+        page={page}
+        offset={offset}
+        onPage={setOffset}
+        what={trans.__('grants')}
+        loading={loading}
+        trans={trans}
+      />
+      <GrantForm {...props} />
+    </details>
+  );
+}
+
+function ContainersSection(props: ISectionProps): JSX.Element {
+  const { api, trans, version, act, onLoadError } = props;
+  const { page, offset, setOffset, loading } = usePage(
+    request => api.adminContainers(request),
+    {
+      filterKey: '',
+      version,
+      onError: error =>
+        onLoadError(trans.__('Could not load the containers'), error)
+    }
+  );
+  return (
+    <details open className="jp-RemoteApp-section jp-RemoteApp-allContainers">
+      <Heading
+        title={trans.__('Containers (all users)')}
+        count={page?.total ?? null}
+        trans={trans}
+      />
+      {page && page.total === 0 && (
+        <Empty text={trans.__('No application is running.')} />
+      )}
+      <ul className="jp-RemoteApp-list">
+        {page?.items.map((container: IContainer) => (
+          <li key={container.url_id} className="jp-RemoteApp-item">
+            <div className="jp-RemoteApp-itemText">
+              <div className="jp-RemoteApp-itemName">{container.ui_name}</div>
+              <div className="jp-RemoteApp-itemDetail">
+                {trans.__('%1 · %2', container.user, container.status)}
+              </div>
+            </div>
+            <RowButton
+              text={trans.__('Stop')}
+              label={trans.__(
+                'Stop %1 of %2',
+                container.ui_name,
+                container.user
+              )}
+              warn
+              onClick={() =>
+                void act(trans.__('Could not stop %1', container.ui_name), () =>
+                  api.adminStop(container.url_id)
+                )
+              }
+            />
+          </li>
+        ))}
+      </ul>
+      <Pager
+        page={page}
+        offset={offset}
+        onPage={setOffset}
+        what={trans.__('containers')}
+        loading={loading}
+        trans={trans}
+      />
+    </details>
+  );
+}
+
+function AdminContent(props: IAdminProps): JSX.Element {
+  const { api, model, trans } = props;
+  const [version, setVersion] = React.useState(0);
+  const [images, setImages] = React.useState<IImageInfo[]>([]);
+  const [grantFilter, setGrantFilter] = React.useState<IGrantFilterForm>({
+    image: '',
+    kind: 'user',
+    name: ''
+  });
+  const grantsRef = React.useRef<HTMLDetailsElement>(null);
+
+  const onLoadError = React.useCallback(
+    (summary: string, error: unknown) => notifyError(summary, error, trans),
+    [trans]
+  );
+
+  // The docker images (bounded by the host, not by the accounting): the
+  // register form, the grant form and the grant filter choose from them.
+  React.useEffect(() => {
+    let current = true;
+    api.images().then(
+      page => current && setImages(page.items),
+      error =>
+        current && onLoadError(trans.__('Could not load the images'), error)
+    );
+    return () => {
+      current = false;
+    };
+  }, [api, version, onLoadError, trans]);
+
+  const act = React.useCallback(
+    async (summary: string, action: () => Promise<unknown>) => {
+      try {
+        await action();
+      } catch (error) {
+        notifyError(summary, error, trans);
+        return false;
+      }
+      setVersion(v => v + 1);
+      // Grants and apps change what the user may start: update the launcher.
+      void model.refresh();
+      return true;
+    },
+    [model, trans]
+  );
+
+  const showGrantsOf = (user: string) => {
+    setGrantFilter({ image: '', kind: 'user', name: user });
+    const section = grantsRef.current;
+    if (section) {
+      section.open = true;
+      section.scrollIntoView?.({ block: 'start' });
+    }
+  };
+
+  const section: ISectionProps = { api, trans, version, act, onLoadError };
+  const registered = images.filter(info => info.registered);
 
   return (
     <div className="jp-RemoteApp-sidebar jp-RemoteApp-admin">
       <div className="jp-RemoteApp-header">
         <h2>{trans.__('Remote Apps Admin')}</h2>
         <button
+          type="button"
           className="jp-mod-styled jp-RemoteApp-button"
-          onClick={() => void reload()}
+          title={trans.__('Reload every list')}
+          aria-label={trans.__('Reload every list')}
+          onClick={() => setVersion(v => v + 1)}
         >
           {trans.__('Refresh')}
         </button>
       </div>
-      <FormError error={loadError} />
-      <FormError error={actionError} />
-
-      <section className="jp-RemoteApp-section jp-RemoteApp-stats">
-        <h3>{trans.__('Statistics')}</h3>
-        {stats && (
-          <p>
-            {trans.__(
-              '%1 users, %2 applications, %3 grants, %4 containers (%5 running)',
-              stats.users,
-              stats.applications,
-              stats.grants,
-              stats.containers.total,
-              stats.containers.running
-            )}
-          </p>
-        )}
-      </section>
-
-      <section className="jp-RemoteApp-section jp-RemoteApp-users">
-        <h3>{trans.__('Users')}</h3>
-        <ul className="jp-RemoteApp-list">
-          {data.users.map(user => (
-            <li key={user.name} className="jp-RemoteApp-item">
-              <span className="jp-RemoteApp-itemName">{user.name}</span>
-              <span className="jp-RemoteApp-itemDetail">
-                {trans._n('%1 grant', '%1 grants', user.grants)}
-              </span>
-              <button
-                className="jp-mod-styled jp-mod-warn jp-RemoteApp-button"
-                onClick={() =>
-                  void act(() => api.removeUser(user.name), setActionError)
-                }
-              >
-                {trans.__('Remove')}
-              </button>
-            </li>
-          ))}
-        </ul>
-        <form className="jp-RemoteApp-form" onSubmit={createUser}>
-          <input
-            className="jp-mod-styled"
-            aria-label={trans.__('New user name')}
-            placeholder={trans.__('user name')}
-            value={userName}
-            onChange={e => setUserName(e.target.value)}
-          />
-          <button type="submit" className="jp-mod-styled jp-mod-accept">
-            {trans.__('Create')}
-          </button>
-        </form>
-        <FormError error={userError} />
-      </section>
-
-      <section className="jp-RemoteApp-section jp-RemoteApp-applicationsAdmin">
-        <h3>{trans.__('Applications')}</h3>
-        <ul className="jp-RemoteApp-list">
-          {data.applications.map(record => (
-            <li key={record.image} className="jp-RemoteApp-item">
-              <span className="jp-RemoteApp-itemName">
-                {record.info.ui_name || record.image}
-              </span>
-              <span className="jp-RemoteApp-itemDetail">
-                {record.available
-                  ? record.image
-                  : trans.__('%1 (image missing)', record.image)}
-              </span>
-              <button
-                className="jp-mod-styled jp-mod-warn jp-RemoteApp-button"
-                onClick={() =>
-                  void act(
-                    () => api.removeApplication(record.image),
-                    setActionError
-                  )
-                }
-              >
-                {trans.__('Remove')}
-              </button>
-            </li>
-          ))}
-        </ul>
-        <form className="jp-RemoteApp-form" onSubmit={registerImage}>
-          <select
-            className="jp-mod-styled"
-            aria-label={trans.__('Image to register')}
-            value={image}
-            onChange={e => setImage(e.target.value)}
-          >
-            <option value="">{trans.__('Choose a docker image…')}</option>
-            {unregistered.map(info => (
-              <option key={info.name} value={info.name}>
-                {`${info.ui_name} (${info.name})`}
-              </option>
-            ))}
-          </select>
-          <button type="submit" className="jp-mod-styled jp-mod-accept">
-            {trans.__('Register')}
-          </button>
-        </form>
-        <FormError error={appError} />
-      </section>
-
-      <section className="jp-RemoteApp-section jp-RemoteApp-grants">
-        <h3>{trans.__('Grants')}</h3>
-        <ul className="jp-RemoteApp-list">
-          {data.grants.map(g => (
-            <li key={g.mapping_id} className="jp-RemoteApp-item">
-              <div className="jp-RemoteApp-itemText">
-                <div className="jp-RemoteApp-itemName">
-                  {g.user !== null
-                    ? trans.__('%1 → user %2', g.image, g.user)
-                    : trans.__('%1 → group %2', g.image, g.group ?? '')}
-                </div>
-                <div className="jp-RemoteApp-itemDetail">
-                  {policySummary(g.policy, trans)}
-                </div>
-              </div>
-              <button
-                className="jp-mod-styled jp-mod-warn jp-RemoteApp-button"
-                onClick={() =>
-                  void act(() => api.revoke(g.mapping_id), setActionError)
-                }
-              >
-                {trans.__('Revoke')}
-              </button>
-            </li>
-          ))}
-        </ul>
-        <form
-          className="jp-RemoteApp-form jp-RemoteApp-grantForm"
-          onSubmit={grant}
-        >
-          <select
-            className="jp-mod-styled"
-            aria-label={trans.__('Application to grant')}
-            value={grantImage}
-            onChange={e => setGrantImage(e.target.value)}
-          >
-            {data.applications.map(record => (
-              <option key={record.image} value={record.image}>
-                {record.info.ui_name || record.image}
-              </option>
-            ))}
-          </select>
-          <div className="jp-RemoteApp-row">
-            <select
-              className="jp-mod-styled"
-              aria-label={trans.__('Grant to')}
-              value={targetKind}
-              onChange={e => setTargetKind(e.target.value as 'user' | 'group')}
-            >
-              <option value="user">{trans.__('user')}</option>
-              <option value="group">{trans.__('group')}</option>
-            </select>
-            <input
-              className="jp-mod-styled"
-              aria-label={trans.__('User or group name')}
-              value={target}
-              onChange={e => setTarget(e.target.value)}
-            />
-          </div>
-          <label>
-            <input
-              type="checkbox"
-              checked={allowHome}
-              onChange={e => setAllowHome(e.target.checked)}
-            />
-            {trans.__('Mount the home directory')}
-          </label>
-          <label>
-            <input
-              type="checkbox"
-              checked={allowView}
-              onChange={e => setAllowView(e.target.checked)}
-            />
-            {trans.__('Viewable by others')}
-          </label>
-          <label>
-            <input
-              type="checkbox"
-              checked={allowStartup}
-              onChange={e => setAllowStartup(e.target.checked)}
-            />
-            {trans.__('Allow startup data')}
-          </label>
-          <input
-            className="jp-mod-styled"
-            aria-label={trans.__('Volume')}
-            placeholder={trans.__('volume SOURCE:TARGET:ro|rw (optional)')}
-            value={volume}
-            onChange={e => setVolume(e.target.value)}
-          />
-          <input
-            className="jp-mod-styled"
-            aria-label={trans.__('License')}
-            placeholder={trans.__('application license (optional)')}
-            value={license}
-            onChange={e => setLicense(e.target.value)}
-          />
-          <button type="submit" className="jp-mod-styled jp-mod-accept">
-            {trans.__('Grant')}
-          </button>
-        </form>
-        <FormError error={grantError} />
-      </section>
-
-      <section className="jp-RemoteApp-section jp-RemoteApp-allContainers">
-        <h3>{trans.__('Containers (all users)')}</h3>
-        <ul className="jp-RemoteApp-list">
-          {data.containers.map(container => (
-            <li key={container.url_id} className="jp-RemoteApp-item">
-              <div className="jp-RemoteApp-itemText">
-                <div className="jp-RemoteApp-itemName">{container.ui_name}</div>
-                <div className="jp-RemoteApp-itemDetail">
-                  {trans.__('%1 · %2', container.user, container.status)}
-                </div>
-              </div>
-              <button
-                className="jp-mod-styled jp-mod-warn jp-RemoteApp-button"
-                onClick={() =>
-                  void act(
-                    () => api.adminStop(container.url_id),
-                    setActionError
-                  )
-                }
-              >
-                {trans.__('Stop')}
-              </button>
-            </li>
-          ))}
-        </ul>
-      </section>
+      <StatsSection {...section} />
+      <UsersSection {...section} onShowGrants={showGrantsOf} />
+      <ApplicationsSection {...section} images={images} />
+      <GrantsSection
+        {...section}
+        model={model}
+        registered={registered}
+        filter={grantFilter}
+        setFilter={setGrantFilter}
+        sectionRef={grantsRef}
+      />
+      <ContainersSection {...section} />
     </div>
   );
 }

@@ -83,7 +83,7 @@ function ContainerItem(
           {trans.__(
             '%1 · %2',
             container.status,
-            age(container.started_at) || '–'
+            age(container.started_at, trans) || '–'
           )}
         </div>
       </div>

@@ -64,6 +64,40 @@ export function validateResolution(
   return '';
 }
 
+/** The longest startup data path the server accepts. */
+export const MAX_STARTUP_DATA_LENGTH = 4096;
+
+/**
+ * Check a startup data path as the server does: relative to the home, without
+ * `..` segments or control characters. Returns an error message or ''.
+ */
+export function validateStartupData(
+  value: string,
+  trans: TranslationBundle
+): string {
+  if (!value) {
+    return '';
+  }
+  if (value.length > MAX_STARTUP_DATA_LENGTH) {
+    return trans.__(
+      'The startup data path is too long (at most %1 characters).',
+      MAX_STARTUP_DATA_LENGTH
+    );
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(value)) {
+    return trans.__(
+      'The startup data path must not contain control characters.'
+    );
+  }
+  if (value.startsWith('/') || value.split('/').includes('..')) {
+    return trans.__(
+      'The startup data must be a path relative to your home, without "..".'
+    );
+  }
+  return '';
+}
+
 /**
  * Fit a size into the configurable's min/max bounds.
  */
@@ -149,12 +183,19 @@ export class StartDialogBody
    * Check the choices; returns an error message or ''.
    */
   validate(value: IStartConfigurables): string {
+    const { trans } = this._options;
     if (this._resolution && value.resolution !== undefined) {
-      return validateResolution(
+      const error = validateResolution(
         value.resolution,
         this._resolution,
-        this._options.trans
+        trans
       );
+      if (error) {
+        return error;
+      }
+    }
+    if (value.startupdata !== undefined) {
+      return validateStartupData(value.startupdata, trans);
     }
     return '';
   }
@@ -222,6 +263,8 @@ export class StartDialogBody
     const input = document.createElement('input');
     input.type = 'text';
     input.className = 'jp-mod-styled jp-RemoteApp-startupData';
+    input.placeholder = trans.__('e.g. data/input.csv');
+    input.setAttribute('aria-label', trans.__('Startup data'));
     input.value = initial?.startupdata ?? configurable.default ?? '';
     row.appendChild(input);
     if (selectedPath) {

@@ -2,7 +2,13 @@
  * Helpers shared by the remoteapp UI tests.
  */
 import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
-import type { TestInfo } from '@playwright/test';
+import type {
+  APIRequestContext,
+  Page,
+  PlaywrightWorkerArgs,
+  TestInfo
+} from '@playwright/test';
+import { execFileSync } from 'child_process';
 import * as path from 'path';
 
 /** The API path of the server extension, below the base URL. */
@@ -13,7 +19,7 @@ export const API = '/remoteapp/api';
  */
 export async function listContainers(
   page: IJupyterLabPageFixture
-): Promise<{ url_id: string; ui_name: string }[]> {
+): Promise<{ url_id: string; ui_name: string; url: string; image: string }[]> {
   const response = await page.request.get(`${API}/containers`);
   expect(response.ok()).toBeTruthy();
   return response.json();
@@ -40,7 +46,14 @@ export async function screenshot(
   const body = await page.screenshot();
   await testInfo.attach(name, { body, contentType: 'image/png' });
   if (process.env.REMOTEAPP_DOCS_SCREENSHOTS === '1') {
-    const file = path.resolve(__dirname, '..', '..', 'docs', 'screenshots', name);
+    const file = path.resolve(
+      __dirname,
+      '..',
+      '..',
+      'docs',
+      'screenshots',
+      name
+    );
     require('fs').writeFileSync(file, body);
   }
 }
@@ -77,12 +90,133 @@ export async function closeAndStop(
   await expect(dockTab(page, label)).toHaveCount(0);
 }
 
+/** The workspace saves (PUT bodies) each page sent, recorded from the start. */
+const workspaceSaves = new WeakMap<Page, string[]>();
+
 /**
- * JupyterLab saves the workspace (the layout and the tracked tabs) with a
- * debounce of 750 ms: give it time before a reload.
+ * Record the workspace saves of `page` (call it before the layout changes).
+ */
+export function recordWorkspaceSaves(page: Page): void {
+  const saves: string[] = [];
+  workspaceSaves.set(page, saves);
+  page.on('request', request => {
+    if (
+      request.method() === 'PUT' &&
+      /\/api\/workspaces\//.test(request.url())
+    ) {
+      saves.push(request.postData() ?? '');
+    }
+  });
+}
+
+/**
+ * Wait until JupyterLab has saved a workspace that restores the tab of
+ * `urlId` (the save is debounced: a reload before it would lose the tab).
  */
 export async function waitForLayoutSaved(
-  page: IJupyterLabPageFixture
+  page: IJupyterLabPageFixture,
+  urlId: string
 ): Promise<void> {
-  await page.waitForTimeout(1500);
+  const saves = workspaceSaves.get(page);
+  if (!saves) {
+    throw new Error('call recordWorkspaceSaves(page) first');
+  }
+  await expect
+    .poll(() => saves.some(body => body.includes(`remoteapp:${urlId}`)), {
+      message: `a workspace save with the tab of ${urlId}`,
+      timeout: 15000
+    })
+    .toBe(true);
+}
+
+/**
+ * A request context to the REST API of the server of the test's project, as
+ * the server's owner (the UI test servers have an empty token).
+ */
+export async function apiContext(
+  playwright: PlaywrightWorkerArgs['playwright'],
+  testInfo: TestInfo
+): Promise<APIRequestContext> {
+  const token = process.env.REMOTEAPP_UITEST_TOKEN ?? '';
+  return playwright.request.newContext({
+    baseURL: testInfo.project.use.baseURL,
+    extraHTTPHeaders: token ? { Authorization: `token ${token}` } : {}
+  });
+}
+
+/**
+ * Call the API and check the status; returns the JSON body (or null).
+ */
+export async function callAPI(
+  request: APIRequestContext,
+  method: 'GET' | 'POST' | 'DELETE',
+  endPoint: string,
+  data?: unknown,
+  expected: number[] = [200, 201, 204]
+): Promise<any> {
+  const response = await request.fetch(`${API}/${endPoint}`, {
+    method,
+    data
+  });
+  if (!expected.includes(response.status())) {
+    throw new Error(
+      `${method} ${endPoint}: ${response.status()} ${await response.text()}`
+    );
+  }
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * Run `tasks` with at most `width` of them at a time.
+ */
+export async function inBatches<T>(
+  items: T[],
+  width: number,
+  task: (item: T) => Promise<unknown>
+): Promise<void> {
+  for (let i = 0; i < items.length; i += width) {
+    await Promise.all(items.slice(i, i + width).map(task));
+  }
+}
+
+/**
+ * Build a tiny image `FROM remoteapp/demo-webapp:latest` with extra Dockerfile
+ * lines (legacy builder, no context: well under a second). Returns the tag.
+ */
+export function buildDerivedImage(tag: string, lines: string[]): string {
+  const dockerfile = ['FROM remoteapp/demo-webapp:latest', ...lines, ''].join(
+    '\n'
+  );
+  execFileSync('docker', ['build', '-q', '-t', tag, '-'], {
+    input: dockerfile,
+    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    stdio: ['pipe', 'ignore', 'pipe']
+  });
+  return tag;
+}
+
+/**
+ * Remove a docker image (no error when it is gone already).
+ */
+export function removeImage(tag: string): void {
+  try {
+    execFileSync('docker', ['rmi', '-f', tag], { stdio: 'ignore' });
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Open a side panel by its id (no-op when it is open already).
+ */
+export async function openSidePanel(
+  page: IJupyterLabPageFixture,
+  id: string
+): Promise<void> {
+  const tab = page.locator(`.jp-SideBar [data-id="${id}"]`);
+  if ((await tab.getAttribute('aria-selected')) !== 'true') {
+    await tab.click();
+  }
+  await expect(page.locator(`#${id}`)).toBeVisible();
 }

@@ -10,6 +10,7 @@ import {
   dockTab,
   launcherCard,
   listContainers,
+  recordWorkspaceSaves,
   screenshot,
   stopAll,
   waitForLayoutSaved
@@ -23,6 +24,10 @@ import {
 test.use({ mockUser: false });
 
 test.describe.configure({ mode: 'serial' });
+
+test.beforeEach(({ page }) => {
+  recordWorkspaceSaves(page);
+});
 
 test.afterEach(async ({ page }) => {
   await stopAll(page);
@@ -87,12 +92,15 @@ test('the VNC app connects in a tab, and the tab survives a reload', async ({
   await expect(frame.locator('#noVNC_container canvas')).toBeVisible();
   await screenshot(page, testInfo, 'vnc-tab.png');
 
-  await waitForLayoutSaved(page);
+  const [container] = await listContainers(page);
+  await waitForLayoutSaved(page, container.url_id);
   // Galata's reload waits for the launcher by default: the tab hides it.
   await page.reload({ waitForIsReady: false });
   await expect(dockTab(page, 'Demo Desktop')).toBeVisible({ timeout: 30000 });
   await expect(
-    page.frameLocator('.jp-RemoteApp-tab iframe').locator('#noVNC_container canvas')
+    page
+      .frameLocator('.jp-RemoteApp-tab iframe')
+      .locator('#noVNC_container canvas')
   ).toBeVisible({ timeout: 30000 });
 
   await closeAndStop(page, 'Demo Desktop');
@@ -106,7 +114,8 @@ test('a restored tab of a removed container shows a message', async ({
   await expect(
     page.frameLocator('.jp-RemoteApp-tab iframe').locator('h1')
   ).toBeVisible({ timeout: 30000 });
-  await waitForLayoutSaved(page);
+  const [container] = await listContainers(page);
+  await waitForLayoutSaved(page, container.url_id);
   await stopAll(page);
   await page.reload({ waitForIsReady: false });
   await expect(page.locator('.jp-RemoteApp-gone')).toContainText(
@@ -163,7 +172,7 @@ test('an admin grants an app and it appears in the launcher', async ({
   await expect(launcherCard(page, 'Demo Web App')).toHaveCount(2, {
     timeout: 15000
   });
-  await screenshot(page, testInfo, 'admin.png');
+  await screenshot(page, testInfo, 'admin-grant.png');
 
   // Revoke it again: the card goes away without a reload.
   await grants

@@ -202,8 +202,19 @@ def sqlite_access_hint(url: URL) -> str | None:
             "even to read the database: make that directory writable for this user"
         )
     if path.exists() and not os.access(path, os.W_OK):
+        if _read_only_filesystem(path):
+            return "the file is on a read-only filesystem"
+        if os.geteuid() == 0:  # permissions do not stop root; the immutable attribute does
+            return "the file cannot be written even by root (immutable? see lsattr)"
         return "the database file is read-only for this user"
     return None
+
+
+def _read_only_filesystem(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def make_engine(url: str | URL, *, foreign_keys: bool = True) -> Engine:

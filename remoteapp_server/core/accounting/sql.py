@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Iterable, Iterator
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Select, delete, func, select, union_all
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy import Select, delete, event, func, select, union_all
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    ProgrammingError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
@@ -41,6 +48,7 @@ from .orm import (
     make_engine,
     sqlite_access_hint,
     sqlite_file,
+    sqlite_read_only,
     writing,
 )
 
@@ -81,6 +89,7 @@ class SQLAccounting(Accounting):
             auto_upgrade = is_sqlite
         migrate.ensure_directory(self.url)
         self._engine = make_engine(self.url)
+        _reopen_when_writable(self._engine, self.url)
         self._write_engine = writing(self._engine)
         try:
             self._check_schema(auto_upgrade)
@@ -145,6 +154,8 @@ class SQLAccounting(Accounting):
 
     def _unavailable_message(self, exc: DBAPIError) -> str:
         cause = str(exc.orig).strip()
+        if "readonly database" in cause.lower():
+            return self._read_only_message(cause)
         message = f"the accounting database {self.display_url} is unavailable: {cause}"
         if "readonly database" in cause.lower() or "unable to open" in cause.lower():
             hints = [sqlite_access_hint(self.url)]
@@ -153,6 +164,17 @@ class SQLAccounting(Accounting):
         if isinstance(exc, ProgrammingError) and not hints:
             hints.append(migrate.UPGRADE_HINT)
         return "; ".join([message, *filter(None, hints)])
+
+    def _read_only_message(self, cause: str) -> str:
+        """A write met a read-only database (a file that cannot be written, a read-only
+        filesystem): say why. Reads go on working."""
+        why = sqlite_access_hint(self.url)
+        if why is None:  # writable again
+            why = "it was read-only when the connection was opened; try again"
+        return (
+            f"the accounting database {self.display_url} is read-only: {why}. Reads work; "
+            f"changes are refused until it is writable again (SQLite: {cause})"
+        )
 
     # users
 
@@ -375,6 +397,27 @@ class SQLAccounting(Accounting):
         query = _grants_query().where(AccountingEntry.mapping_id.in_(mapping_ids))
         with self._transaction() as session:
             return [_to_grant(row) for row in session.execute(query)]
+
+
+def _reopen_when_writable(engine: Engine, url: URL) -> None:
+    """SQLite opens a file it cannot write read-only, and such a connection stays
+    read-only: replace it once the file is writable again (made writable, the filesystem
+    remounted), so that changes work without a restart."""
+    path = sqlite_file(url)
+    if path is None or sqlite_read_only(url):
+        return
+
+    def writable() -> bool:
+        return os.access(path, os.W_OK)
+
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection, record) -> None:
+        record.info["read_only"] = not writable()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(_dbapi_connection, record, _proxy) -> None:
+        if record.info.get("read_only") and writable():
+            raise DisconnectionError("the database file is writable again: reconnect")
 
 
 # ORM-enabled DELETE: the session holds no objects to keep in sync, skip looking for them.

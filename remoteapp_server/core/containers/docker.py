@@ -44,10 +44,30 @@ def _translate(exc: Exception) -> Exception:
             return BadRequest(f"the docker engine refused the request: {_explain(exc)}")
         return DockerEngineError(f"the docker engine failed: {_explain(exc)}")
     if isinstance(exc, (requests.exceptions.ConnectionError, docker.errors.DockerException)):
-        return Unavailable(f"the docker engine is not reachable: {exc}")
+        return Unavailable(
+            f"the docker engine is not reachable ({_reason(exc)}); "
+            "is the docker daemon running? Try again when it is back"
+        )
     if isinstance(exc, requests.exceptions.Timeout):
-        return Unavailable(f"the docker engine did not answer in time: {exc}")
+        return Unavailable(f"the docker engine did not answer in time ({_reason(exc)})")
     return exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause in a few words: ``Connection refused`` rather than the nested
+    ``('Connection aborted.', ConnectionRefusedError(111, ...))`` requests reports."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        todo.extend(current.args)
+        todo.extend((getattr(current, "reason", None), current.__cause__, current.__context__))
+    return str(exc)[:200]
 
 
 def _explain(exc: docker.errors.APIError) -> str:

@@ -16,6 +16,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ..accounting.base import Grant, validate_image_name
@@ -201,6 +202,7 @@ class ContainerManager:
         self.options = options or ContainerOptions()
         self._starting: set[tuple[str, str]] = set()
         self._stopping: set[str] = set()
+        self._since = time.time()
 
     # ---------------------------------------------------------------- images
     async def list_images(self) -> list[Image]:
@@ -283,6 +285,8 @@ class ContainerManager:
                 filters.append(f"{self.options.label(key)}={value}")
         summaries = await self.docker.call("containers", all=True, filters={"label": filters})
         containers = [self._from_summary(s) for s in summaries]
+        if self.options.remove:
+            containers = await self._sweep_exited(containers, summaries)
         # docker label filters match exactly, but be strict about what we return anyway
         return sorted(
             (
@@ -295,6 +299,46 @@ class ContainerManager:
             ),
             key=lambda c: (c.started_at, c.url_id),
         )
+
+    async def _sweep_exited(
+        self, containers: list[Container | None], summaries: list[dict[str, Any]]
+    ) -> list[Container | None]:
+        """Remove the containers that exited on their own, as stopping them would have.
+
+        Only with ``remove``: an application that ended, a ``docker stop``/``kill``
+        behind the server's back, a restart of the docker daemon. Their entries go away
+        instead of lingering as "stopped"; the containers of starts and stops in flight
+        here are left to those.
+        """
+        kept, exited = [], []
+        for container, summary in zip(containers, summaries, strict=True):
+            if (
+                container is not None
+                and container.state in ("exited", "dead")
+                and (container.user, container.mapping_id) not in self._starting
+                and container.url_id not in self._stopping
+            ):
+                exited.append((container, summary.get("Status", container.state)))
+            else:
+                kept.append(container)
+        if not exited:
+            return kept
+        results = await asyncio.gather(
+            *(self._remove(container.docker_id) for container, _ in exited),
+            return_exceptions=True,
+        )
+        for (container, status), result in zip(exited, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("could not remove the exited container %s: %s", container.name, result)
+                kept.append(container)
+            else:
+                log.info(
+                    "container %s of %s ended on its own (%s); removed it",
+                    container.name,
+                    container.user,
+                    status,
+                )
+        return kept
 
     async def get(self, url_id: str, *, user: str | None = None) -> Container:
         """The container ``url_id`` (of ``user`` when given); NotFound otherwise.
@@ -378,13 +422,29 @@ class ContainerManager:
         finally:
             self._starting.discard(key)
 
+    #: a container still "created" (never started) after this long belongs to no start
+    ABANDONED_AFTER = 60.0
+
+    def _abandoned(self, container: Container) -> bool:
+        """Whether ``container`` is a start that nobody finishes: created, never started,
+        by a server that is gone (killed between create and start) or long ago."""
+        if container.state != "created":
+            return False
+        try:
+            created = datetime.fromisoformat(container.started_at.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        created_at = created.timestamp()
+        # docker reports whole seconds: "before this manager" with a second's margin
+        return created_at < self._since - 1 or time.time() - created_at > self.ABANDONED_AFTER
+
     async def _start(self, user, grant, base_url, configurables, progress) -> Container:
         opts = self.options
         existing = await self.list(user=user, mapping_id=grant.mapping_id)
-        active = [c for c in existing if c.state in ACTIVE_STATES]
+        active = [c for c in existing if c.state in ACTIVE_STATES and not self._abandoned(c)]
         if active:
             raise Exists(f"{grant.image} is already running for {user} at {active[0].urlpath}")
-        for leftover in existing:  # stopped, kept because remove=False: make room for the name
+        for leftover in existing:  # stopped (kept: remove=False) or abandoned: make room
             await self._remove(leftover.docker_id)
 
         await _report(progress, "image", f"checking image {grant.image}")
@@ -601,6 +661,8 @@ class ContainerManager:
     async def stop(self, url_id: str, *, user: str | None = None, missing_ok: bool = True) -> bool:
         """Stop (and, with ``remove``, remove) a container; True if one was stopped.
 
+        A container that is stopped already is removed whatever ``remove`` says: it was
+        kept for inspection, and stopping it again means it has served that purpose.
         Idempotent: an absent container is False, or NotFound with ``missing_ok=False``.
         """
         if url_id in self._stopping:
@@ -618,7 +680,7 @@ class ContainerManager:
                     await self.docker.call(
                         "stop", container.docker_id, timeout=self.options.stop_timeout
                     )
-                if self.options.remove:
+                if self.options.remove or container.state not in ACTIVE_STATES:
                     await self._remove(container.docker_id)
             except NotFound:
                 pass  # removed meanwhile (auto-remove, another server): that is what we wanted
