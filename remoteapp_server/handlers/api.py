@@ -179,7 +179,10 @@ class AdminGrantsApi(AdminListApi):
     @web.authenticated
     async def post(self):
         body = self.json_body(required=("image",), optional=("user", "group", "policy"))
-        policy = body.get("policy") or {}
+        for key in ("user", "group"):
+            if key in body and not isinstance(body[key], str):
+                raise BadRequest(f"{key} must be text")
+        policy = body.get("policy", {})
         if not isinstance(policy, dict):
             raise BadRequest("policy must be an object")
         unknown = sorted(set(policy) - set(_POLICY_FIELDS) - {"volume"})
@@ -189,9 +192,12 @@ class AdminGrantsApi(AdminListApi):
             if not isinstance(policy.get(key, False), bool):
                 raise BadRequest(f"policy.{key} must be true or false")
         for key in ("volume", "volume_source", "volume_target", "volume_mode", "app_license"):
-            if not isinstance(policy.get(key) or "", str):
+            if not isinstance(policy.get(key, ""), str):
                 raise BadRequest(f"policy.{key} must be text")
-        volume = policy.pop("volume", None)
+        volume = policy.pop("volume", "")
+        split = sorted(key for key in policy if key.startswith("volume_"))
+        if volume and split:
+            raise BadRequest(f"policy.volume replaces {', '.join(split)}: give one or the other")
         policy = Policy.with_volume(volume, **policy) if volume else Policy(**policy)
         grant = await self.remoteapps.admin_grant(
             self.identity, body["image"], policy, user=body.get("user"), group=body.get("group")

@@ -19,6 +19,13 @@ MAX_JSON_BODY = 64 * 1024
 #: where the API lives under a Jupyter server's base URL
 API_PREFIX = "remoteapp/api"
 
+#: query integers (offset, limit, tail) must fit a signed 64-bit integer, as SQL stores
+#: them: anything bigger is a clear 400, not an overflow deep down
+MAX_QUERY_INT = 2**63 - 1
+
+#: the message of the 403 that answers a request without valid credentials
+UNAUTHENTICATED = "authentication required: send a valid token (Authorization: token <token>)"
+
 
 class IdentityRule:
     """How an authenticated Jupyter user becomes an accounting identity.
@@ -115,12 +122,15 @@ class RemoteAppApi:
 
     def int_argument(self, name: str, default: int | None) -> int | None:
         value = self.get_query_argument(name, None)
-        if value is None or value == "":
+        if value is None:
             return default
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise BadRequest(f"{name} must be an integer, not {value!r}") from None
+        if abs(number) > MAX_QUERY_INT:
+            raise BadRequest(f"{name} must be at most {MAX_QUERY_INT}, not {value}")
+        return number
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -131,12 +141,30 @@ class RemoteAppApi:
         self.set_status(204)
         self.finish()
 
+    def is_unauthenticated(self) -> bool:
+        """Whether the request is known to carry no valid credentials."""
+        return False
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler implements (the ``Allow`` header of a 405)."""
+        return [
+            method
+            for method in cls.SUPPORTED_METHODS
+            if getattr(cls, method.lower()) is not getattr(web.RequestHandler, method.lower())
+        ]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every error is ``{"status", "message"}``; no tracebacks leave the server."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         if isinstance(exc, RemoteAppError):
             status_code, message = exc.status, exc.message
             self.set_status(status_code)
+        elif status_code == 403 and self.is_unauthenticated():
+            # not tornado's "Forbidden" or "'_xsrf' argument missing from POST"
+            message = UNAUTHENTICATED
         elif isinstance(exc, web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
         else:
@@ -166,3 +194,12 @@ class RemoteAppHandler(RemoteAppApi, APIHandler):
     def get_identity(self) -> Identity:
         rule: IdentityRule = self.settings["remoteapp_identity_rule"]
         return rule.identity(self.current_user)
+
+    def is_unauthenticated(self) -> bool:
+        # jupyter_server's prepare sets it (None: no valid credentials) before its XSRF
+        # and authentication checks; a refused Host header is not about credentials
+        return (
+            hasattr(self, "_jupyter_current_user")
+            and self._jupyter_current_user is None
+            and self.check_host()
+        )
