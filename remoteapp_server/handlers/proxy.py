@@ -34,6 +34,7 @@ HOP_BY_HOP = frozenset(
 )
 #: tornado answers ``Expect: 100-continue`` itself; the X-Forwarded-* headers are rebuilt
 _REBUILT = frozenset({"expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
+_NOT_FORWARDED = HOP_BY_HOP | _REBUILT
 _JUPYTER_AUTHORIZATION = re.compile(r"\s*(token|bearer)\s", re.IGNORECASE)
 _CREDENTIAL_COOKIE_PREFIXES = ("username-", "jupyterhub-")
 FRAME_ANCESTORS_SELF = "frame-ancestors 'self'"
@@ -312,15 +313,18 @@ class ContainerProxyHandler(JupyterHandler):
         could act as the user on the Jupyter server (run code in kernels) and on the Hub.
         """
         headers = self.request.headers
-        drop = HOP_BY_HOP | _REBUILT | _connection_tokens(headers.get_list("Connection"))
-        login_cookie = self.identity_provider.get_cookie_name(self)
+        drop = _NOT_FORWARDED
+        if "Connection" in headers:
+            drop = drop | _connection_tokens(headers.get_list("Connection"))
         forwarded = []
         for name, value in headers.get_all():
             key = name.lower()
             if key in drop or (key == "authorization" and _JUPYTER_AUTHORIZATION.match(value)):
                 continue
-            if key == "cookie" and not (value := _without_credential_cookies(value, login_cookie)):
-                continue
+            if key == "cookie":
+                login_cookie = self.identity_provider.get_cookie_name(self)
+                if not (value := _without_credential_cookies(value, login_cookie)):
+                    continue
             forwarded.append((name, value))
         request, prior = self.request, headers.get("X-Forwarded-For")
         forwarded += [

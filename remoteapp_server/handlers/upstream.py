@@ -14,10 +14,17 @@ request then pays for a new connection.
 from __future__ import annotations
 
 import asyncio
+import errno
+import ipaddress
+import os
 import re
+import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _MAX_HEAD = 256 * 1024  # bytes of a response head (status line and headers)
 _READ_HIGH = 1024 * 1024  # buffered body bytes at which reading from the upstream pauses
@@ -26,7 +33,10 @@ _LINE = re.compile(r"\r?\n")
 _STATUS_LINE = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: (.*))?")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in a header line (HTAB is whitespace)
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
+_TCP_INFO = getattr(socket, "TCP_INFO", None)  # Linux
+_CONNECTED = (1, 8)  # tcp_info.tcpi_state (its first byte): ESTABLISHED, CLOSE_WAIT
 
 
 class UpstreamError(Exception):
@@ -133,10 +143,14 @@ class _Connection(asyncio.Protocol):
 class _HostPool:
     """The connections to one upstream (host, port): idle ones, and a limit on all."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, host: str, limit: int) -> None:
         self.idle: list[_Connection] = []
         self.slots = asyncio.Semaphore(limit)
         self.sweep: asyncio.TimerHandle | None = None
+        try:
+            self.ipv4 = ipaddress.ip_address(host).version == 4
+        except ValueError:  # a name: the event loop resolves it
+            self.ipv4 = False
 
 
 class UpstreamClient:
@@ -161,7 +175,7 @@ class UpstreamClient:
             raise RuntimeError("the upstream client is closed")
         pool = self._pools.get((host, port))
         if pool is None:
-            pool = self._pools[host, port] = _HostPool(self.limit_per_host)
+            pool = self._pools[host, port] = _HostPool(host, self.limit_per_host)
         return Exchange(self, pool, host, port)
 
     async def _connection(self, pool: _HostPool, host: str, port: int) -> _Connection:
@@ -173,13 +187,34 @@ class UpstreamClient:
                 return connection
             connection.close()
         loop = asyncio.get_running_loop()
-        connect = loop.create_connection(_Connection, host, port)
+        if not pool.ipv4 or _TCP_INFO is None:
+            connect = loop.create_connection(_Connection, host, port)
+            _, connection = await self._timed(connect)
+            return connection
+        # An IPv4 address (the usual 127.0.0.1:<published port>): on loopback the handshake is
+        # done by the time connect() returns, so only an unfinished one is waited for; this
+        # spares the selector registration and an event loop round of every new connection.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            error = sock.connect_ex((host, port))
+            if error == errno.EINPROGRESS:
+                state = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0]
+                if state not in _CONNECTED:
+                    await self._timed(loop.sock_connect(sock, (host, port)))
+            elif error:
+                raise OSError(error, os.strerror(error))
+            _, connection = await loop.create_connection(_Connection, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        return connection
+
+    async def _timed(self, connect: Awaitable[T]) -> T:
         if sys.version_info >= (3, 11):
             async with asyncio.timeout(self.connect_timeout):
-                _, connection = await connect
-        else:  # pragma: no cover - Python 3.10
-            _, connection = await asyncio.wait_for(connect, self.connect_timeout)
-        return connection
+                return await connect
+        return await asyncio.wait_for(connect, self.connect_timeout)  # pragma: no cover
 
     def _keep(self, pool: _HostPool, connection: _Connection) -> None:
         if self.closed:
@@ -293,7 +328,13 @@ class Exchange:
                 except UpstreamError:
                     # a pooled connection the upstream closed just before our request: once
                     # more on a new one, when sending it twice cannot do harm
-                    if retry and connection.reused and connection.eof and not connection.buffer:
+                    if (
+                        retry
+                        and not self._ended
+                        and connection.reused
+                        and connection.eof
+                        and not connection.buffer
+                    ):
                         retry = False
                         connection.close()
                         self._connection = None
@@ -362,9 +403,12 @@ class Exchange:
         headers = []
         for line in lines:
             name, colon, value = line.partition(":")
-            if not colon or not _TOKEN.fullmatch(name):
+            if not colon or not _TOKEN.fullmatch(name) or _CONTROL.search(value):
                 raise UpstreamError(f"bad header line: {line[:80]!r}")
-            headers.append((name, value.strip(" \t")))
+            value = value.strip(" \t")
+            if "\t" in value:
+                value = value.replace("\t", " ")
+            headers.append((name, value))
         if 100 <= status < 200 and status != 101:
             return False
         self.status, self.reason, self.headers = status, reason or "", headers
