@@ -150,6 +150,20 @@ async def test_keep_alive_answers_share_one_connection(client, scripted):
 
 
 @pytest.mark.asyncio
+async def test_a_host_name_is_resolved(client, scripted):
+    # localhost may also be ::1, where nothing listens: the next address is tried
+    scripted.answers["a"] = fixed(response(b"named", "Content-Length: 5"))
+    exchange = client.exchange("localhost", scripted.port)
+    await exchange.send("GET", "/a", [])
+    body = exchange.read_now()
+    while not exchange.done:
+        body += await exchange.read()
+    assert (exchange.status, body) == (200, b"named")
+    exchange.release()
+    assert scripted.requests[0][2] == [("Host", f"localhost:{scripted.port}")]
+
+
+@pytest.mark.asyncio
 async def test_an_upstream_closing_every_connection(client, scripted):
     """busybox httpd: Connection: close after every answer, or HTTP/1.0 bodies until close."""
     scripted.answers["close"] = fixed(
@@ -227,7 +241,7 @@ async def test_answer_headers_keep_order_case_and_duplicates(client, scripted):
         response(
             b"ok",
             "Set-Cookie: a=1",
-            "x-odd-Case:  spaced  ",
+            "x-odd-Case:  spaced\tout  ",
             "Set-Cookie: b=2",
             "Content-Length: 2",
         )
@@ -235,7 +249,7 @@ async def test_answer_headers_keep_order_case_and_duplicates(client, scripted):
     _, headers, _ = await get(client, scripted, "/cookies")
     assert headers == [
         ("Set-Cookie", "a=1"),
-        ("x-odd-Case", "spaced"),
+        ("x-odd-Case", "spaced out"),
         ("Set-Cookie", "b=2"),
         ("Content-Length", "2"),
     ]
@@ -267,6 +281,8 @@ async def test_uploads_stream_with_and_without_a_length(client, scripted):
         (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP/1.x answer"),
         (b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "bad header line"),
         (b"HTTP/1.1 200 OK\r\n Folded: x\r\n\r\n", "bad header line"),
+        (b"HTTP/1.1 200 OK\r\nX-Split: a\rInjected: b\r\n\r\n", "bad header line"),
+        (b"HTTP/1.1 200 OK\r\nX-Nul: a\x00b\r\n\r\n", "bad header line"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "Content-Length"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n", "Content-Length"),
         (b"", "without an answer"),

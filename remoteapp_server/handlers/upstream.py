@@ -178,37 +178,71 @@ class UpstreamClient:
             pool = self._pools[host, port] = _HostPool(host, self.limit_per_host)
         return Exchange(self, pool, host, port)
 
-    async def _connection(self, pool: _HostPool, host: str, port: int) -> _Connection:
+    async def _connection(
+        self, pool: _HostPool, host: str, port: int, head: bytes, exchange: Exchange
+    ) -> _Connection:
+        """A pooled connection, or a new one; either way with ``head`` sent."""
+        if exchange._ended:
+            raise ConnectionAbortedError("the exchange was closed")
         idle = pool.idle
         while idle:
             connection = idle.pop()
             if connection.usable:
                 connection.reused = True
+                connection.transport.write(head)
                 return connection
             connection.close()
-        loop = asyncio.get_running_loop()
-        if not pool.ipv4 or _TCP_INFO is None:
-            connect = loop.create_connection(_Connection, host, port)
-            _, connection = await self._timed(connect)
-            return connection
-        # An IPv4 address (the usual 127.0.0.1:<published port>): on loopback the handshake is
-        # done by the time connect() returns, so only an unfinished one is waited for; this
-        # spares the selector registration and an event loop round of every new connection.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = await self._connect(pool, host, port)
         try:
-            sock.setblocking(False)
-            error = sock.connect_ex((host, port))
-            if error == errno.EINPROGRESS:
-                state = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0]
-                if state not in _CONNECTED:
-                    await self._timed(loop.sock_connect(sock, (host, port)))
-            elif error:
-                raise OSError(error, os.strerror(error))
-            _, connection = await loop.create_connection(_Connection, sock=sock)
+            if exchange._ended:  # closed meanwhile: the client went away
+                raise ConnectionAbortedError("the exchange was closed")
+            # the request goes out at once, and the upstream works on it while the event loop
+            # wraps the socket in a transport
+            try:
+                sent = sock.send(head)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            _, connection = await asyncio.get_running_loop().create_connection(
+                _Connection, sock=sock
+            )
         except BaseException:
             sock.close()
             raise
+        if sent < len(head):
+            connection.transport.write(head[sent:])
         return connection
+
+    async def _connect(self, pool: _HostPool, host: str, port: int) -> socket.socket:
+        """A connected socket: on loopback the handshake is done by the time connect()
+        returns, so only an unfinished one is waited for (timed); this spares the selector
+        registration and an event loop round of every new connection."""
+        loop = asyncio.get_running_loop()
+        if pool.ipv4:
+            addresses = [(socket.AF_INET, (host, port))]
+        else:
+            found = await self._timed(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            addresses = [(family, address) for family, _, _, _, address in found]
+        problem: OSError = OSError(f"no address for {host}")
+        for family, address in addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setblocking(False)
+                error = sock.connect_ex(address)
+                if error == errno.EINPROGRESS:
+                    if _TCP_INFO is None or (
+                        sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0] not in _CONNECTED
+                    ):
+                        await self._timed(loop.sock_connect(sock, address))
+                elif error:
+                    raise OSError(error, os.strerror(error))
+                return sock
+            except OSError as exc:  # the next address, if any
+                sock.close()
+                problem = exc
+            except BaseException:
+                sock.close()
+                raise
+        raise problem
 
     async def _timed(self, connect: Awaitable[T]) -> T:
         if sys.version_info >= (3, 11):
@@ -313,12 +347,13 @@ class Exchange:
         self._slot = True
         try:
             while True:
-                connection = await self._client._connection(self._pool, self._host, self._port)
+                connection = await self._client._connection(
+                    self._pool, self._host, self._port, head, self
+                )
                 if self._ended:  # closed meanwhile: the client went away
                     connection.close()
                     raise ConnectionAbortedError("the exchange was closed")
                 self._connection = connection
-                connection.transport.write(head)
                 if body is not None:
                     self.body_sent = False
                     self._sender = asyncio.ensure_future(self._send_body(body, chunked))
