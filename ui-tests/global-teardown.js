@@ -20,4 +20,12 @@ module.exports = async () => {
       error
     );
   }
+  // The image startupdata.spec.ts builds (it removes it itself unless aborted).
+  try {
+    execSync('docker rmi -f remoteapp-uitest/startupdata:latest', {
+      stdio: 'ignore'
+    });
+  } catch {
+    // not there
+  }
 };

@@ -363,7 +363,9 @@ describe('RemoteAppsAdminPanel', () => {
     );
     // Another admin removes that user; a refresh shows the page before.
     server.users.pop();
-    button(node, 'Reload every list').click();
+    (
+      node.querySelector('.jp-RemoteApp-header button') as HTMLButtonElement
+    ).click();
     await waitFor(() =>
       expect(summary(node, 'users')).toBe('Showing 1–50 of 50')
     );

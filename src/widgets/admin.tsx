@@ -299,7 +299,7 @@ function RowButton(props: {
     <button
       type="button"
       className={`jp-mod-styled jp-RemoteApp-button jp-RemoteApp-rowButton${
-        props.warn ? ' jp-mod-warn' : ''
+        props.warn ? ' jp-RemoteApp-danger' : ''
       }`}
       title={props.label}
       aria-label={props.label}
@@ -411,6 +411,14 @@ function UsersSection(
         trans={trans}
       />
       {page && page.total === 0 && <Empty text={trans.__('No users yet.')} />}
+      <Pager
+        page={page}
+        offset={offset}
+        onPage={setOffset}
+        what={trans.__('users')}
+        loading={loading}
+        trans={trans}
+      />
       <ul className="jp-RemoteApp-list">
         {page?.items.map(user => (
           <li key={user.name} className="jp-RemoteApp-item">
@@ -437,14 +445,6 @@ function UsersSection(
           </li>
         ))}
       </ul>
-      <Pager
-        page={page}
-        offset={offset}
-        onPage={setOffset}
-        what={trans.__('users')}
-        loading={loading}
-        trans={trans}
-      />
       <form className="jp-RemoteApp-form jp-RemoteApp-row" onSubmit={create}>
         <input
           className="jp-mod-styled jp-RemoteApp-grow"
@@ -528,6 +528,14 @@ function ApplicationsSection(
       {page && page.total === 0 && (
         <Empty text={trans.__('No application is registered.')} />
       )}
+      <Pager
+        page={page}
+        offset={offset}
+        onPage={setOffset}
+        what={trans.__('applications')}
+        loading={loading}
+        trans={trans}
+      />
       <ul className="jp-RemoteApp-list">
         {page?.items.map(record => (
           <li key={record.image} className="jp-RemoteApp-item">
@@ -550,14 +558,6 @@ function ApplicationsSection(
           </li>
         ))}
       </ul>
-      <Pager
-        page={page}
-        offset={offset}
-        onPage={setOffset}
-        what={trans.__('applications')}
-        loading={loading}
-        trans={trans}
-      />
       <form className="jp-RemoteApp-form jp-RemoteApp-row" onSubmit={register}>
         <select
           className="jp-mod-styled jp-RemoteApp-grow"
@@ -828,7 +828,7 @@ function GrantsSection(
             <button
               type="button"
               className="jp-mod-styled jp-RemoteApp-button"
-              title={trans.__('Show all grants')}
+              title={trans.__('Clear the grant filter')}
               aria-label={trans.__('Clear the grant filter')}
               onClick={() => setFilter({ image: '', kind: 'user', name: '' })}
             >
@@ -846,6 +846,14 @@ function GrantsSection(
           }
         />
       )}
+      <Pager
+        page={page}
+        offset={offset}
+        onPage={setOffset}
+        what={trans.__('grants')}
+        loading={loading}
+        trans={trans}
+      />
       <ul className="jp-RemoteApp-list">
         {page?.items.map(g => (
           <li key={g.mapping_id} className="jp-RemoteApp-item">
@@ -874,14 +882,6 @@ function GrantsSection(
           </li>
         ))}
       </ul>
-      <Pager
-        page={page}
-        offset={offset}
-        onPage={setOffset}
-        what={trans.__('grants')}
-        loading={loading}
-        trans={trans}
-      />
       <GrantForm {...props} />
     </details>
   );
@@ -908,6 +908,14 @@ function ContainersSection(props: ISectionProps): JSX.Element {
       {page && page.total === 0 && (
         <Empty text={trans.__('No application is running.')} />
       )}
+      <Pager
+        page={page}
+        offset={offset}
+        onPage={setOffset}
+        what={trans.__('containers')}
+        loading={loading}
+        trans={trans}
+      />
       <ul className="jp-RemoteApp-list">
         {page?.items.map((container: IContainer) => (
           <li key={container.url_id} className="jp-RemoteApp-item">
@@ -934,14 +942,6 @@ function ContainersSection(props: ISectionProps): JSX.Element {
           </li>
         ))}
       </ul>
-      <Pager
-        page={page}
-        offset={offset}
-        onPage={setOffset}
-        what={trans.__('containers')}
-        loading={loading}
-        trans={trans}
-      />
     </details>
   );
 }
@@ -1012,7 +1012,6 @@ function AdminContent(props: IAdminProps): JSX.Element {
           type="button"
           className="jp-mod-styled jp-RemoteApp-button"
           title={trans.__('Reload every list')}
-          aria-label={trans.__('Reload every list')}
           onClick={() => setVersion(v => v + 1)}
         >
           {trans.__('Refresh')}

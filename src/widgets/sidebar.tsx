@@ -56,7 +56,10 @@ function ApplicationItem(
         </div>
       </div>
       <button
+        type="button"
         className="jp-mod-styled jp-mod-accept jp-RemoteApp-button"
+        title={trans.__('Start %1', entry.image.ui_name)}
+        aria-label={trans.__('Start %1', entry.image.ui_name)}
         disabled={!!starting}
         onClick={() =>
           void commands.execute(CommandIDs.start, {
@@ -89,19 +92,28 @@ function ContainerItem(
       </div>
       <div className="jp-RemoteApp-actions">
         <button
+          type="button"
           className="jp-mod-styled jp-RemoteApp-button"
+          title={trans.__('Open %1 in a tab', container.ui_name)}
+          aria-label={trans.__('Open %1 in a tab', container.ui_name)}
           onClick={() => void commands.execute(CommandIDs.open, args)}
         >
           {trans.__('Open')}
         </button>
         <button
+          type="button"
           className="jp-mod-styled jp-RemoteApp-button"
+          title={trans.__('Logs of %1', container.ui_name)}
+          aria-label={trans.__('Logs of %1', container.ui_name)}
           onClick={() => void commands.execute(CommandIDs.logs, args)}
         >
           {trans.__('Logs')}
         </button>
         <button
+          type="button"
           className="jp-mod-styled jp-mod-warn jp-RemoteApp-button"
+          title={trans.__('Stop %1', container.ui_name)}
+          aria-label={trans.__('Stop %1', container.ui_name)}
           onClick={() => void commands.execute(CommandIDs.stop, args)}
         >
           {trans.__('Stop')}
@@ -124,6 +136,7 @@ function RemoteAppsPanelContent(props: IPanelProps): JSX.Element {
       <div className="jp-RemoteApp-header">
         <h2>{trans.__('Remote Apps')}</h2>
         <button
+          type="button"
           className="jp-mod-styled jp-RemoteApp-button"
           title={trans.__('Refresh')}
           onClick={() => void commands.execute(CommandIDs.refresh)}

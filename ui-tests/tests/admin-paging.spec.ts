@@ -113,6 +113,8 @@ test('users and grants page 50 at a time; grants filter by user and image', asyn
   await expect(summary(grantsSection)).toHaveText('Showing 1–2 of 2');
   await expect(grantItems).toHaveCount(2);
   await expect(grantItems.first()).toContainText(`user ${NAMES[3]}`);
+  await grantsSection.evaluate(node => node.scrollIntoView({ block: 'start' }));
+  await screenshot(page, testInfo, 'admin-grants.png');
   // And by image.
   await grantsSection
     .getByLabel('Filter grants by application')
@@ -186,13 +188,15 @@ test('lists are fresh after changes; an emptied last page goes back one', async 
     await callAPI(api, 'DELETE', `admin/users/${encodeURIComponent(name)}`);
   }
   const remaining = lastOffset + 1;
-  await admin.getByRole('button', { name: 'Reload every list' }).click();
+  await admin.getByRole('button', { name: 'Refresh', exact: true }).click();
   await expect(summary(usersSection)).toHaveText(
     `Showing 1–50 of ${remaining}`
   );
+  // To the last page (the buttons are disabled while a page loads: wait for each).
   const next = usersSection.getByRole('button', { name: 'Next page' });
-  while (!(await next.isDisabled())) {
+  for (let offset = PAGE; offset <= lastOffset; offset += PAGE) {
     await next.click();
+    await expect(summary(usersSection)).toContainText(`Showing ${offset + 1}–`);
   }
   await expect(summary(usersSection)).toHaveText(
     `Showing ${remaining}–${remaining} of ${remaining}`

@@ -41,11 +41,15 @@ export async function stopAll(page: IJupyterLabPageFixture): Promise<void> {
 export async function screenshot(
   page: IJupyterLabPageFixture,
   testInfo: TestInfo,
-  name: string
+  name: string,
+  options: { docs?: boolean } = {}
 ): Promise<void> {
   const body = await page.screenshot();
   await testInfo.attach(name, { body, contentType: 'image/png' });
-  if (process.env.REMOTEAPP_DOCS_SCREENSHOTS === '1') {
+  if (
+    options.docs !== false &&
+    process.env.REMOTEAPP_DOCS_SCREENSHOTS === '1'
+  ) {
     const file = path.resolve(
       __dirname,
       '..',

@@ -172,7 +172,7 @@ test('an admin grants an app and it appears in the launcher', async ({
   await expect(launcherCard(page, 'Demo Web App')).toHaveCount(2, {
     timeout: 15000
   });
-  await screenshot(page, testInfo, 'admin-grant.png');
+  await screenshot(page, testInfo, 'admin-grant.png', { docs: false });
 
   // Revoke it again: the card goes away without a reload.
   await grants
