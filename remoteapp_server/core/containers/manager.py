@@ -20,7 +20,14 @@ from datetime import datetime
 from typing import Any
 
 from ..accounting.base import Grant, validate_image_name
-from ..errors import BadRequest, Exists, NotFound, OperationInProgress, Unavailable
+from ..errors import (
+    BadRequest,
+    Exists,
+    NotFound,
+    OperationInProgress,
+    RemoteAppError,
+    Unavailable,
+)
 from ..images import DEFAULT_NAMESPACE, Image, image_from_labels, is_remoteapp_image
 from .docker import AsyncDocker, DockerEngineError
 from .model import ACTIVE_STATES, Container, iso_from_epoch
@@ -202,6 +209,9 @@ class ContainerManager:
         self.options = options or ContainerOptions()
         self._starting: set[tuple[str, str]] = set()
         self._stopping: set[str] = set()
+        #: url ids of the starts in flight, and those of them a stop hit meanwhile
+        self._start_url_ids: set[str] = set()
+        self._stopped_while_starting: set[str] = set()
         self._since = time.time()
 
     # ---------------------------------------------------------------- images
@@ -480,24 +490,52 @@ class ContainerManager:
             user=escape_name(user), mapping_id=grant.mapping_id, realm=opts.realm, url_id=url_id
         )
         await _report(progress, "creating", f"creating container {name}")
-        container_id = await self._create(name, grant.image, env, run_labels, mounts, port)
+        self._start_url_ids.add(url_id)
         try:
-            await _report(progress, "starting", "starting container")
-            await self.docker.call("start", container_id)
-            container = await self.get(url_id, user=user)
-            if container.target is None:
-                raise StartFailed(f"container {name} has no reachable address")
-            await _report(progress, "waiting", f"waiting for the application at {urlpath}")
-            await wait_until_ready(
-                container.target + urlpath,
-                timeout=opts.start_timeout,
-                still_running=lambda: self._still_running(container_id),
-            )
-        except BaseException as exc:
-            await self._discard_failed(container_id, name, exc)
-            raise
-        await _report(progress, "ready", "ready")
-        return await self.get(url_id, user=user)
+            container_id = await self._create(name, grant.image, env, run_labels, mounts, port)
+            try:
+                await _report(progress, "starting", "starting container")
+                await self.docker.call("start", container_id)
+                container = await self.get(url_id, user=user)
+                if container.target is None:
+                    raise StartFailed(f"container {name} has no reachable address")
+                await _report(progress, "waiting", f"waiting for the application at {urlpath}")
+                await wait_until_ready(
+                    container.target + urlpath,
+                    timeout=opts.start_timeout,
+                    still_running=lambda: self._still_running(container_id),
+                )
+                await _report(progress, "ready", "ready")
+                return await self.get(url_id, user=user)
+            except BaseException as exc:
+                stopped = isinstance(exc, RemoteAppError) and await self._stopped_meanwhile(
+                    url_id, container_id
+                )
+                await self._discard_failed(container_id, name, exc)
+                if stopped:
+                    # not the app's fault, nor a missing entry: the user (or an admin,
+                    # or another server) stopped it before it was ready
+                    raise OperationInProgress(
+                        f"{grant.image} was stopped while it was starting; start it again "
+                        "if that was not intended"
+                    ) from exc
+                raise
+        finally:
+            self._start_url_ids.discard(url_id)
+            self._stopped_while_starting.discard(url_id)
+
+    async def _stopped_meanwhile(self, url_id: str, container_id: str) -> bool:
+        """Whether a start failed because its container was stopped or removed under it."""
+        if url_id in self._stopped_while_starting:
+            return True
+        try:  # stopped from elsewhere: another server process, or docker directly
+            info = await self.docker.call("inspect_container", container_id)
+        except NotFound:
+            return True
+        except RemoteAppError:
+            return False
+        # "exited" alone may be the app failing on its own: that keeps its own error
+        return (info.get("State") or {}).get("Status") == "removing"
 
     async def _create(self, name, image, env, labels, mounts, port) -> str:
         opts = self.options
@@ -657,6 +695,8 @@ class ContainerManager:
             await self.docker.call("remove_container", container_id, force=True, v=True)
         except NotFound:
             pass
+        except Exists:
+            pass  # docker's 409 to a forced removal: "removal ... is already in progress"
 
     async def stop(self, url_id: str, *, user: str | None = None, missing_ok: bool = True) -> bool:
         """Stop (and, with ``remove``, remove) a container; True if one was stopped.
@@ -668,6 +708,8 @@ class ContainerManager:
         if url_id in self._stopping:
             raise OperationInProgress(f"container {url_id} is already being stopped")
         self._stopping.add(url_id)
+        if url_id in self._start_url_ids:
+            self._stopped_while_starting.add(url_id)
         try:
             try:
                 container = await self.get(url_id, user=user)
