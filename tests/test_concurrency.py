@@ -26,6 +26,7 @@ from conftest import NAMESPACE, REALM, WEBAPP
 from fake_hub import ADMIN, HUB_USERS, FakeHubIdentityProvider
 from traitlets.config import Config
 
+from remoteapp_server.core.accounting import migrate
 from remoteapp_server.core.accounting.sql import SQLAccounting
 
 USERS = [f"user{i}" for i in range(10)]
@@ -33,8 +34,19 @@ USERS = [f"user{i}" for i in range(10)]
 POLICIES = [{}, {"allow_view": True}]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def accounting_url(request, tmp_path) -> str:
+    """The server's accounting: an SQLite file, or a PostgreSQL database migrated as an
+    operator does (`jupyter remoteapp db upgrade`) on the test run's private server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "remoteapp.sqlite")
+    url = request.getfixturevalue("postgres_url")
+    migrate.upgrade(url)
+    return url
+
+
 @pytest.fixture
-def jp_server_config(tmp_path):
+def jp_server_config(accounting_url):
     return Config(
         {
             "ServerApp": {
@@ -42,7 +54,7 @@ def jp_server_config(tmp_path):
                 "identity_provider_class": FakeHubIdentityProvider,
             },
             "RemoteApp": {
-                "accounting_url": str(tmp_path / "remoteapp.sqlite"),
+                "accounting_url": accounting_url,
                 "realm": REALM,
                 "start_timeout": 60,
                 "stop_timeout": 1,
@@ -119,6 +131,17 @@ async def test_ten_users_200_mixed_calls_leave_exactly_the_expected_containers(
             answer = await api.call("alice", "POST", "admin/grants", body)
             assert answer.code == 201, answer.body
             mappings.setdefault(name, []).append(answer.body["mapping_id"])
+    # the admin lists page in the database (SQLite or PostgreSQL): pages are slices
+    whole = (await api.call("alice", "GET", "admin/grants")).body
+    assert whole["total"] == len(whole["items"]) == 2 * len(USERS)
+    pages = [
+        (await api.call("alice", "GET", f"admin/grants?offset={offset}&limit=7")).body
+        for offset in range(0, 2 * len(USERS), 7)
+    ]
+    assert [g for page in pages for g in page["items"]] == whole["items"]
+    users = (await api.call("alice", "GET", "admin/users?offset=3&limit=4")).body
+    assert users["total"] == len(USERS) and [u["name"] for u in users["items"]] == USERS[3:7]
+    assert all(u["grants"] == 2 for u in users["items"])
     api.answers.clear()
 
     # --- 200 calls at once: start, stop (find the entry's container, delete it), list
@@ -211,6 +234,7 @@ async def test_ten_users_200_mixed_calls_leave_exactly_the_expected_containers(
     assert in_docker == dict.fromkeys(expected, "running"), (in_docker, codes, seconds)
 
 
+@pytest.mark.parametrize("accounting_url", ["sqlite"], indirect=True)
 async def test_a_stop_during_the_start_is_a_clear_conflict_and_leaves_nothing(
     server, jp_base_url, docker_client, derived_image
 ):
