@@ -14,12 +14,17 @@ VOLUME_MODES = ("ro", "rw")
 
 T = TypeVar("T")
 
-# A docker image reference: [registry[:port]/]name[/name...][:tag][@digest]
+# A docker image reference as docker parses it (distribution/reference):
+# [domain[:port]/]path[/path...][:tag][@digest], the digest of an algorithm docker knows
+_DOMAIN = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE_RE = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+    rf"(?:{_DOMAIN}(?:\.{_DOMAIN})*(?::[0-9]+)?/)?{_PATH}(?:/{_PATH})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}))?"
 )
+#: docker refuses longer names; a reference this long with a tag and digest is a mistake
+MAX_IMAGE_REFERENCE = 255
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,12 @@ def parse_volume(volume: str) -> tuple[str, str, str]:
 
 
 def validate_image_name(image: str) -> str:
-    image = image.strip() if isinstance(image, str) else image
-    if not isinstance(image, str) or not image or len(image) > 512 or not _IMAGE_RE.match(image):
+    """``image`` if docker can parse it as a reference (and it is not too long)."""
+    if (
+        not isinstance(image, str)
+        or len(image) > MAX_IMAGE_REFERENCE
+        or not _IMAGE_RE.fullmatch(image)
+    ):
         raise BadRequest(f"invalid docker image name: {image!r}")
     return image
 
