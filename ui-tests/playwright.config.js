@@ -17,6 +17,10 @@ module.exports = {
   ...baseConfig,
   // The tests start real containers: one worker keeps the machine calm.
   workers: 1,
+  // Waits end as soon as their condition holds; the limits are for a busy machine
+  // (2 cores shared with other docker work), see CONTAINER_TIMEOUT in tests/helpers.ts.
+  timeout: 240 * 1000,
+  expect: { ...baseConfig.expect, timeout: 15 * 1000 },
   globalTeardown: require.resolve('./global-teardown.js'),
   use: {
     ...baseConfig.use,

@@ -272,9 +272,9 @@ function json(body: unknown): Response {
   });
 }
 
-/** Wait until `check` passes (or fail after 3 s). */
+/** Wait until `check` passes (or fail after 10 s: the machine may be busy). */
 async function waitFor(check: () => void): Promise<void> {
-  const end = Date.now() + 3000;
+  const end = Date.now() + 10000;
   for (;;) {
     try {
       check();

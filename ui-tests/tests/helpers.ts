@@ -15,6 +15,14 @@ import * as path from 'path';
 export const API = '/remoteapp/api';
 
 /**
+ * How long to wait for what needs a container (a start, a page of the app, noVNC
+ * connecting). Seconds when the machine is idle; on 2 cores shared with other
+ * docker-heavy work it can take much longer, and the waits end as soon as the
+ * condition holds.
+ */
+export const CONTAINER_TIMEOUT = 90000;
+
+/**
  * The containers of the user, from the real server.
  */
 export async function listContainers(

@@ -6,6 +6,7 @@ import { expect, test } from '@jupyterlab/galata';
 
 import {
   API,
+  CONTAINER_TIMEOUT,
   closeAndStop,
   dockTab,
   launcherCard,
@@ -62,10 +63,10 @@ test('starting the web app opens a tab with its page; stop removes it', async ({
   page
 }) => {
   await launcherCard(page, 'Demo Web App').click();
-  await expect(dockTab(page, 'Demo Web App')).toBeVisible({ timeout: 30000 });
+  await expect(dockTab(page, 'Demo Web App')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
   const frame = page.frameLocator('.jp-RemoteApp-tab iframe');
   await expect(frame.locator('h1')).toHaveText('remoteapp demo web app', {
-    timeout: 30000
+    timeout: CONTAINER_TIMEOUT
   });
   expect(await listContainers(page)).toHaveLength(1);
 
@@ -84,10 +85,10 @@ test('the VNC app connects in a tab, and the tab survives a reload', async ({
   );
   await dialog.getByRole('button', { name: 'Start' }).click();
 
-  await expect(dockTab(page, 'Demo Desktop')).toBeVisible({ timeout: 60000 });
+  await expect(dockTab(page, 'Demo Desktop')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
   const frame = page.frameLocator('.jp-RemoteApp-tab iframe');
   await expect(frame.locator('#noVNC_status')).toContainText('Connected', {
-    timeout: 30000
+    timeout: CONTAINER_TIMEOUT
   });
   await expect(frame.locator('#noVNC_container canvas')).toBeVisible();
   await screenshot(page, testInfo, 'vnc-tab.png');
@@ -96,12 +97,12 @@ test('the VNC app connects in a tab, and the tab survives a reload', async ({
   await waitForLayoutSaved(page, container.url_id);
   // Galata's reload waits for the launcher by default: the tab hides it.
   await page.reload({ waitForIsReady: false });
-  await expect(dockTab(page, 'Demo Desktop')).toBeVisible({ timeout: 30000 });
+  await expect(dockTab(page, 'Demo Desktop')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
   await expect(
     page
       .frameLocator('.jp-RemoteApp-tab iframe')
       .locator('#noVNC_container canvas')
-  ).toBeVisible({ timeout: 30000 });
+  ).toBeVisible({ timeout: CONTAINER_TIMEOUT });
 
   await closeAndStop(page, 'Demo Desktop');
   expect(await listContainers(page)).toHaveLength(0);
@@ -113,14 +114,14 @@ test('a restored tab of a removed container shows a message', async ({
   await launcherCard(page, 'Demo Web App').click();
   await expect(
     page.frameLocator('.jp-RemoteApp-tab iframe').locator('h1')
-  ).toBeVisible({ timeout: 30000 });
+  ).toBeVisible({ timeout: CONTAINER_TIMEOUT });
   const [container] = await listContainers(page);
   await waitForLayoutSaved(page, container.url_id);
   await stopAll(page);
   await page.reload({ waitForIsReady: false });
   await expect(page.locator('.jp-RemoteApp-gone')).toContainText(
     'not running any more',
-    { timeout: 30000 }
+    { timeout: CONTAINER_TIMEOUT }
   );
 });
 
@@ -128,7 +129,7 @@ test('the sidebar lists running apps with open, logs and stop', async ({
   page
 }) => {
   await launcherCard(page, 'Demo Web App').click();
-  await expect(dockTab(page, 'Demo Web App')).toBeVisible({ timeout: 30000 });
+  await expect(dockTab(page, 'Demo Web App')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
   await page.locator('.jp-SideBar [data-id="remoteapp-sidebar"]').click();
   const running = page.locator('.jp-RemoteApp-containers .jp-RemoteApp-item');
   await expect(running).toHaveCount(1);

@@ -9,6 +9,7 @@ import type { APIRequestContext } from '@playwright/test';
 
 import {
   API,
+  CONTAINER_TIMEOUT,
   apiContext,
   buildDerivedImage,
   callAPI,
@@ -116,7 +117,7 @@ test('the startup data typed at start reaches the container', async ({
   const path = 'data/input file.csv';
   await dialog.getByLabel('Startup data').fill(path);
   await dialog.getByRole('button', { name: 'Start' }).click();
-  await expect(dockTab(page, UI_NAME)).toBeVisible({ timeout: 30000 });
+  await expect(dockTab(page, UI_NAME)).toBeVisible({ timeout: CONTAINER_TIMEOUT });
 
   // The container got it: its app serves $STARTUPDATA through the proxy.
   const [container] = await listContainers(page);
@@ -127,5 +128,5 @@ test('the startup data typed at start reaches the container', async ({
   // And the app itself runs in the tab.
   await expect(
     page.frameLocator('.jp-RemoteApp-tab iframe').locator('h1')
-  ).toHaveText('remoteapp demo web app', { timeout: 30000 });
+  ).toHaveText('remoteapp demo web app', { timeout: CONTAINER_TIMEOUT });
 });
