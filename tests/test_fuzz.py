@@ -4,12 +4,16 @@ A real Jupyter server (a subprocess, with the fake JupyterHub identities of
 ``fake_hub``: an admin and a non-admin token), a real SQLite accounting and real docker
 containers. Schemathesis generates requests from ``remoteapp_server/openapi.yaml``
 (valid and invalid ones: examples, coverage of boundaries and types, random fuzzing)
-and checks every answer: no 5xx, only documented status codes and content types,
-bodies valid against the schemas, schema-valid requests accepted and invalid ones
-rejected, missing credentials refused.
+and checks every answer: no 5xx, only documented status codes, headers and content
+types, bodies valid against the schemas, schema-valid requests accepted and invalid
+ones rejected, undeclared methods a 405 with ``Allow``, and without a token a 403 that
+says so. Valid cases also name the users, grants, images and containers that exist, so
+the fuzzer starts, lists, reads the logs of and stops real containers, and creates and
+removes real users, applications and grants (as the admin).
 
-The run is derandomized (fixed seed), so CI sees the same requests every time. A
-failure lists each distinct problem once with a curl command that reproduces it.
+The run is derandomized (fixed seed, nothing learnt from the answers), so CI sends the
+same requests every time. A failure lists each distinct problem once with a curl
+command that reproduces it. The tests after the fuzzing pin what it found.
 """
 
 from __future__ import annotations
