@@ -389,9 +389,10 @@ class ContainerProxyHandler(JupyterHandler):
                     self.write(data)
                     await self.flush()  # waits for the client: backpressure
                 data = await exchange.read()
-            if data:  # the last piece: finish() sends it, with the head if still unsent
+            if data:  # the last piece: goes out with the head if that is still unsent
                 self.write(data)
             complete = True
+            self.finish()  # the answer first, then putting the upstream connection away
         except iostream.StreamClosedError:
             pass  # the client went away: closing the exchange below stops the download
         except (UpstreamError, OSError) as exc:
