@@ -96,7 +96,11 @@ def upgrade(url: str | URL, revision: str = "head") -> str | None:
 
     Returns the revision the database is at afterwards.
     """
-    return _migrate(url, lambda config: command.upgrade(config, revision))
+    return _migrate(
+        url,
+        lambda config: command.upgrade(config, revision),
+        done=lambda current: revision == "head" and current == head_revision(),
+    )
 
 
 def downgrade(url: str | URL, revision: str = "base") -> str | None:
@@ -179,10 +183,21 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> str | None:
     return migrate_engine(engine, lambda config: command.upgrade(config, revision))
 
 
-def _migrate(url: str | URL, run: Callable[[Config], None]) -> str | None:
+def _migrate(
+    url: str | URL,
+    run: Callable[[Config], None],
+    done: Callable[[str | None], bool] = lambda current: False,
+) -> str | None:
+    """Run ``run`` under the migration lock, unless ``done(current revision)`` says there is
+    nothing to do: then no write transaction is taken at all. Loading Alembic's scripts
+    inside one holds SQLite's write lock for a while, and processes that opened a fresh
+    file together would each do that in turn while the others wait to write."""
     url = database_url(url)
     ensure_directory(url)
     with migration_lock(url), _engine(url, foreign_keys=False) as engine:
+        current = revision_of(engine)
+        if done(current):
+            return current
         return migrate_engine(engine, run)
 
 
