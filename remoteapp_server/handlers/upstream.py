@@ -14,6 +14,7 @@ request then pays for a new connection.
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import ipaddress
 import os
@@ -28,6 +29,7 @@ T = TypeVar("T")
 
 _MAX_HEAD = 256 * 1024  # bytes of a response head (status line and headers)
 _READ_HIGH = 1024 * 1024  # buffered body bytes at which reading from the upstream pauses
+_JOIN_MAX = 256 * 1024  # smaller buffered pieces are handed on together
 _LF_HEAD_END = re.compile(rb"\r?\n\r?\n")
 _LINE = re.compile(r"\r?\n")
 _STATUS_LINE = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: (.*))?")
@@ -44,14 +46,19 @@ class UpstreamError(Exception):
 
 
 class _Connection(asyncio.Protocol):
-    """One TCP connection to an upstream: buffers what arrives, wakes whoever waits for it."""
+    """One TCP connection to an upstream: buffers what arrives, wakes whoever waits for it.
+
+    What arrives is kept as the ``bytes`` the transport read (no copying into one buffer):
+    a download moves from socket to socket as the same objects.
+    """
 
     transport: asyncio.Transport
     reused = False
     idle_since = 0.0
 
     def __init__(self) -> None:
-        self.buffer = bytearray()
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.size = 0  # bytes in chunks
         self.eof = False  # the upstream closed (or the connection broke: then ``error``)
         self.error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -64,8 +71,9 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) >= _READ_HIGH and not self._reading_paused:
+        self.chunks.append(data)
+        self.size += len(data)
+        if self.size >= _READ_HIGH and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
         waiter = self._waiter
@@ -113,11 +121,35 @@ class _Connection(asyncio.Protocol):
         finally:
             self._waiter = None
 
-    def consumed(self) -> None:
-        """The reader took bytes: reading resumes once the buffer is below the limit."""
-        if self._reading_paused and len(self.buffer) < _READ_HIGH:
+    def take(self) -> bytes:
+        """What arrived: the oldest piece if that is big, else all that is here."""
+        chunks = self.chunks
+        if len(chunks) == 1 or len(chunks[0]) >= _JOIN_MAX:
+            data = chunks.popleft()
+        elif self.size <= _JOIN_MAX:
+            data = b"".join(chunks)
+            chunks.clear()
+        else:
+            data = chunks.popleft()
+            while chunks and len(data) + len(chunks[0]) <= _JOIN_MAX:
+                data += chunks.popleft()
+        self.size -= len(data)
+        if self._reading_paused and self.size < _READ_HIGH:
             self._reading_paused = False
             self.transport.resume_reading()
+        return data
+
+    def take_all(self) -> bytes:
+        data = self.chunks.popleft() if len(self.chunks) == 1 else b"".join(self.chunks)
+        self.chunks.clear()
+        self.size = 0
+        return data  # the reader waits for more, or gives it back: see wait_data
+
+    def unread(self, data: bytes) -> None:
+        """Give back what the reader took but did not use."""
+        if data:
+            self.chunks.appendleft(data)
+            self.size += len(data)
 
     async def drain(self) -> None:
         if self.eof:
@@ -131,7 +163,7 @@ class _Connection(asyncio.Protocol):
 
     @property
     def usable(self) -> bool:
-        return not self.eof and not self.buffer and not self.transport.is_closing()
+        return not self.eof and not self.chunks and not self.transport.is_closing()
 
     def close(self) -> None:
         self.transport.close()
@@ -368,7 +400,7 @@ class Exchange:
                         and not self._ended
                         and connection.reused
                         and connection.eof
-                        and not connection.buffer
+                        and not connection.chunks
                     ):
                         retry = False
                         connection.close()
@@ -404,28 +436,28 @@ class Exchange:
     async def _read_head(self) -> None:
         connection = self._connection
         assert connection is not None
-        buffer = connection.buffer
         while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end >= 0:
-                size = end + 4
-            else:
-                match = _LF_HEAD_END.search(buffer)
-                size = match.end() if match else -1
-            if size < 0:
-                if len(buffer) > _MAX_HEAD:
+            if connection.chunks:
+                data = connection.take_all()
+                end = data.find(b"\r\n\r\n")
+                if end >= 0:
+                    size = end + 4
+                else:
+                    match = _LF_HEAD_END.search(data)
+                    size = match.end() if match else -1
+                if size >= 0:
+                    connection.unread(data[size:])
+                    if self._parse_head(data[:size].decode("latin-1")):
+                        return
+                    continue  # 1xx informational answers (100, 103): the answer follows
+                connection.unread(data)
+                if len(data) > _MAX_HEAD:
                     raise UpstreamError("the answer's head is too long")
-                if connection.eof:
-                    if connection.error is not None:
-                        raise UpstreamError(f"the connection broke: {connection.error}")
-                    raise UpstreamError("closed the connection without an answer")
-                await connection.wait_data()
-                continue
-            head = bytes(buffer[:size]).decode("latin-1")
-            del buffer[:size]
-            if self._parse_head(head):
-                return
-            # 1xx informational answers (100 Continue, 103 Early Hints): the answer follows
+            if connection.eof:
+                if connection.error is not None:
+                    raise UpstreamError(f"the connection broke: {connection.error}")
+                raise UpstreamError("closed the connection without an answer")
+            await connection.wait_data()
 
     def _parse_head(self, head: str) -> bool:
         """Parse an answer head; False for an informational (1xx) one."""
@@ -486,13 +518,9 @@ class Exchange:
     def read_now(self) -> bytes:
         """The body bytes that are already here (``done`` tells whether that was all)."""
         connection = self._connection
-        if self.done or connection is None:
+        if self.done or connection is None or not connection.chunks:
             return b""
-        if not connection.buffer:
-            return b""
-        data = self._take_chunked(connection) if self._chunked else self._take(connection)
-        connection.consumed()
-        return data
+        return self._take_chunked(connection) if self._chunked else self._take(connection)
 
     async def read(self) -> bytes:
         """The next part of the body; ``b""`` at its end. Raises :class:`UpstreamError` when
@@ -514,29 +542,25 @@ class Exchange:
             await connection.wait_data()
 
     def _take(self, connection: _Connection) -> bytes:
-        buffer = connection.buffer
+        data = connection.take()
         remaining = self._remaining
-        if remaining < 0 or remaining >= len(buffer):
-            data = bytes(buffer)
-            buffer.clear()
-        else:
-            data = bytes(buffer[:remaining])
-            del buffer[:remaining]
         if remaining >= 0:
-            self._remaining = remaining - len(data)
-            if self._remaining == 0:
+            if len(data) >= remaining:
+                connection.unread(data[remaining:])  # not ours: the connection is not reused
+                data = data[:remaining]
                 self.done = True
+            self._remaining = remaining - len(data)
         return data
 
     def _take_chunked(self, connection: _Connection) -> bytes:
-        buffer = connection.buffer
+        buffer = connection.take_all()
         pieces = []
         position = 0
         while position < len(buffer):
             state = self._chunk_state
             if state == 1:  # chunk data
                 end = min(len(buffer), position + self._chunk_left)
-                pieces.append(bytes(buffer[position:end]))
+                pieces.append(buffer[position:end])
                 self._chunk_left -= end - position
                 position = end
                 if self._chunk_left == 0:
@@ -547,7 +571,7 @@ class Exchange:
                 if len(buffer) - position > 4096:
                     raise UpstreamError("a chunk size line is too long")
                 break
-            line = bytes(buffer[position:newline]).rstrip(b"\r")
+            line = buffer[position:newline].rstrip(b"\r")
             position = newline + 1
             if state == 0:  # size line, maybe with extensions
                 size = line.split(b";", 1)[0].strip(b" \t")
@@ -562,7 +586,9 @@ class Exchange:
             elif not line:  # the blank line after the (dropped) trailers: the end
                 self.done = True
                 break
-        del buffer[:position]
+        connection.unread(buffer[position:])
+        if len(pieces) == 1:
+            return pieces[0]
         return b"".join(pieces)
 
     # -- the end ------------------------------------------------------------------------------
