@@ -20,11 +20,13 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 
 from jupyter_server._tz import utcnow
 from jupyter_server.auth import User
+from jupyter_server.base.call_context import CallContext
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import httputil, iostream, web
 
 from ..core.errors import NotFound, RemoteAppError
+from .identity_cache import IdentityCache
 from .upstream import Exchange, UpstreamClient, UpstreamError
 
 #: headers about one connection, not the message (RFC 9110 §7.6.1): never forwarded
@@ -35,6 +37,7 @@ HOP_BY_HOP = frozenset(
 #: tornado answers ``Expect: 100-continue`` itself; the X-Forwarded-* headers are rebuilt
 _REBUILT = frozenset({"expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 _NOT_FORWARDED = HOP_BY_HOP | _REBUILT
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 _JUPYTER_AUTHORIZATION = re.compile(r"\s*(token|bearer)\s", re.IGNORECASE)
 _CREDENTIAL_COOKIE_PREFIXES = ("username-", "jupyterhub-")
 FRAME_ANCESTORS_SELF = "frame-ancestors 'self'"
@@ -63,12 +66,20 @@ class ProxyClient:
     """The pooled keep-alive HTTP client to the containers: one per server, closed at shutdown.
 
     Its :class:`~.upstream.UpstreamClient` is made lazily, on the running loop, by the first
-    proxied request. Only connecting is timed: a download may take hours.
+    proxied request. Only connecting is timed: a download may take hours. Who sent a request
+    is remembered for ``identity_ttl`` seconds per exact set of credentials
+    (:mod:`.identity_cache`; 0: ask the identity provider every time).
     """
 
-    def __init__(self, connect_timeout: float = 10.0, connections_per_container: int = 100):
+    def __init__(
+        self,
+        connect_timeout: float = 10.0,
+        connections_per_container: int = 100,
+        identity_ttl: float = 5.0,
+    ):
         self.connect_timeout = connect_timeout
         self.connections_per_container = connections_per_container
+        self.identities = IdentityCache(identity_ttl) if identity_ttl > 0 else None
         self._upstream: UpstreamClient | None = None
         self._addresses: dict[str, tuple[str, int]] = {}
 
@@ -241,7 +252,7 @@ class ContainerProxyHandler(JupyterHandler):
 
     async def _open(self, websocket: bool) -> None:
         """Authenticate, check the path, find the container, start the upstream request."""
-        await super().prepare(_redirect_to_login=False)  # @web.authenticated redirects later
+        await self._authenticate()
         if self.current_user is None:  # also when the server allows unauthenticated access
             if websocket:
                 raise web.HTTPError(403, "Authentication required.")
@@ -271,6 +282,33 @@ class ContainerProxyHandler(JupyterHandler):
             self._upstream = asyncio.ensure_future(self._send_upstream())
             self._upstream.add_done_callback(self._on_upstream_answer)
         # else the request goes out from _relay_http, with no task in between
+
+    async def _authenticate(self) -> None:
+        """Jupyter's ``prepare``: host check, identity, CORS; for GET, HEAD and OPTIONS the
+        identity from the cache when the same credentials were authenticated moments ago
+        (other methods always go through the identity provider, which may check more for
+        them, e.g. JupyterHub's XSRF check of cookie-authenticated requests)."""
+        cache = self.client.identities
+        if cache is None or self.request.method not in _SAFE_METHODS:
+            await super().prepare(_redirect_to_login=False)  # @web.authenticated redirects later
+            return
+        key = cache.key(self.request)
+        known = cache.get(key)
+        if known is None:
+            await super().prepare(_redirect_to_login=False)
+            if self.current_user is not None:
+                cache.put(key, self.current_user, self.token_authenticated)
+            return
+        # what JupyterHandler.prepare does around the identity provider
+        CallContext.set(CallContext.JUPYTER_HANDLER, self)
+        if not self.check_host():
+            self.current_user = self._jupyter_current_user = None
+            raise web.HTTPError(403)
+        user, token_authenticated = known
+        if token_authenticated:
+            self._token_authenticated = True
+        self.current_user = self._jupyter_current_user = user
+        self.set_cors_headers()
 
     async def data_received(self, chunk: bytes) -> None:
         if self._body is not None:
