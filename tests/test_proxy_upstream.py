@@ -373,6 +373,54 @@ async def test_connections_per_host_are_limited(scripted):
 
 
 @pytest.mark.asyncio
+async def test_new_connections_are_paced(scripted):
+    """No burst of new connections beyond ``pace`` waiting for their answers: a forking
+    server with a short listen backlog (busybox httpd) would drop some for a second."""
+    busy = most_busy = 0
+
+    async def slow(writer, method, nth):
+        nonlocal busy, most_busy
+        busy += 1
+        most_busy = max(most_busy, busy)
+        await asyncio.sleep(0.03)
+        writer.write(response(b"s", "Connection: close", "Content-Length: 1"))
+        busy -= 1
+        return False
+
+    scripted.answers["slow"] = slow
+    client = UpstreamClient(pace=4, pace_wait=5.0)
+    started = time.monotonic()
+    results = await asyncio.gather(*(get(client, scripted, "/slow") for _ in range(12)))
+    assert [r[2] for r in results] == [b"s"] * 12
+    assert most_busy == 4 and scripted.connections == 12
+    assert time.monotonic() - started < 2  # three rounds of 30 ms, not the 5 s wait
+    await client.close()
+
+
+@pytest.mark.asyncio
+async def test_pacing_holds_a_request_back_at_most_pace_wait(scripted):
+    """Long polls (answers that take minutes) do not block new requests."""
+    release = asyncio.Event()
+
+    async def long_poll(writer, method, nth):
+        await release.wait()
+        writer.write(response(b"p", "Content-Length: 1"))
+        return True
+
+    scripted.answers["poll"] = long_poll
+    client = UpstreamClient(pace=2, pace_wait=0.05)
+    polls = [asyncio.ensure_future(get(client, scripted, "/poll")) for _ in range(6)]
+    for _ in range(100):
+        if len(scripted.requests) == 6:
+            break
+        await asyncio.sleep(0.01)
+    assert len(scripted.requests) == 6  # within about 4 x 50 ms
+    release.set()
+    assert [r[2] for r in await asyncio.gather(*polls)] == [b"p"] * 6
+    await client.close()
+
+
+@pytest.mark.asyncio
 async def test_closing_an_exchange_stops_a_download(client, scripted):
     stopped = asyncio.Event()
 

@@ -45,6 +45,13 @@ class UpstreamError(Exception):
     """The upstream's answer is not HTTP/1.x, or it hung up before answering / mid-body."""
 
 
+def _wake(waiter: asyncio.Future[None]) -> bool:
+    if waiter.done():  # timed out, or its request went away
+        return False
+    waiter.set_result(None)
+    return True
+
+
 class _Connection(asyncio.Protocol):
     """One TCP connection to an upstream: buffers what arrives, wakes whoever waits for it.
 
@@ -179,6 +186,8 @@ class _HostPool:
         self.idle: list[_Connection] = []
         self.slots = asyncio.Semaphore(limit)
         self.sweep: asyncio.TimerHandle | None = None
+        self.unanswered = 0  # new connections whose answer has not begun
+        self.paced: collections.deque[asyncio.Future[None]] = collections.deque()
         try:
             self.ipv4 = ipaddress.ip_address(host).version == 4
         except ValueError:  # a name: the event loop resolves it
@@ -187,17 +196,29 @@ class _HostPool:
 
 class UpstreamClient:
     """Keep-alive connections to the containers, at most ``limit_per_host`` per container;
-    idle ones are closed after ``keepalive_timeout`` seconds."""
+    idle ones are closed after ``keepalive_timeout`` seconds.
+
+    New connections are paced: while ``pace`` new connections to an upstream wait for the
+    beginning of their answer, another one waits until one of them is answered, at most
+    ``pace_wait`` seconds. A server that forks per connection and listens with a short
+    backlog (busybox httpd: 9) otherwise drops connections from a burst, which then stall
+    for a second (the kernel's retransmission timer) — in a load test, the 99th
+    percentile; a long-polling app only sees new requests up to ``pace_wait`` later.
+    """
 
     def __init__(
         self,
         connect_timeout: float = 10.0,
         limit_per_host: int = 100,
         keepalive_timeout: float = 60.0,
+        pace: int = 8,
+        pace_wait: float = 0.025,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.limit_per_host = limit_per_host
         self.keepalive_timeout = keepalive_timeout
+        self.pace = pace
+        self.pace_wait = pace_wait
         self._pools: dict[tuple[str, int], _HostPool] = {}
         self.closed = False
 
@@ -224,6 +245,10 @@ class UpstreamClient:
                 connection.transport.write(head)
                 return connection
             connection.close()
+        if pool.unanswered >= self.pace:
+            await self._wait_for_pace(pool)
+        pool.unanswered += 1
+        exchange._unanswered = True
         sock = await self._connect(pool, host, port)
         try:
             if exchange._ended:  # closed meanwhile: the client went away
@@ -243,6 +268,16 @@ class UpstreamClient:
         if sent < len(head):
             connection.transport.write(head[sent:])
         return connection
+
+    async def _wait_for_pace(self, pool: _HostPool) -> None:
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        pool.paced.append(waiter)
+        timer = loop.call_later(self.pace_wait, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
 
     async def _connect(self, pool: _HostPool, host: str, port: int) -> socket.socket:
         """A connected socket: on loopback the handshake is done by the time connect()
@@ -342,6 +377,7 @@ class Exchange:
     _chunked = False
     _chunk_left = 0  # of the current chunk (data + CRLF still to skip: see _take_chunked)
     _chunk_state = 0  # 0: size line next, 1: data, 2: CRLF after data, 3: trailers
+    _unanswered = False  # a new connection counted in the pool's pace
 
     def __init__(self, client: UpstreamClient, pool: _HostPool, host: str, port: int) -> None:
         self._client, self._pool, self._host, self._port = client, pool, host, port
@@ -391,8 +427,10 @@ class Exchange:
                     self._sender = asyncio.ensure_future(self._send_body(body, chunked))
                 try:
                     await self._read_head()
+                    self._answered()
                     return self
                 except UpstreamError:
+                    self._answered()
                     # a pooled connection the upstream closed just before our request: once
                     # more on a new one, when sending it twice cannot do harm
                     if (
@@ -621,7 +659,18 @@ class Exchange:
                 connection.abort()
         self._end()
 
+    def _answered(self) -> None:
+        """The answer began (or never will): a paced new connection may go ahead."""
+        if self._unanswered:
+            self._unanswered = False
+            pool = self._pool
+            pool.unanswered -= 1
+            while pool.paced:
+                if _wake(pool.paced.popleft()):
+                    break
+
     def _end(self) -> None:
+        self._answered()
         self._ended = True
         if self._sender is not None and not self._sender.done():
             self._sender.cancel()
