@@ -57,6 +57,9 @@ class ContainersApi(RemoteAppApi):
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None:  # small events, each flushed: no Nagle wait for the ACK
+            stream.set_nodelay(True)
 
         async def send(event: str, data: dict[str, Any]) -> None:
             self.write(f"event: {event}\ndata: {json.dumps(data)}\n\n")
