@@ -10,6 +10,7 @@ import uuid
 import docker
 import pytest
 import pytest_asyncio
+from traitlets.config import Config
 
 from remoteapp_server.core.accounting import Grant, Policy
 from remoteapp_server.core.containers import AsyncDocker, ContainerManager, ContainerOptions
@@ -20,6 +21,33 @@ NAMESPACE = "eu.simphony-project.docker."
 
 #: containers of a test run carry their own realm, so cleanup never touches anything else
 REALM = f"remoteapp-test-{os.getpid()}"
+
+
+def realm_containers(docker_client) -> list:
+    """Every container of this test run, running or not."""
+    return docker_client.containers.list(
+        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
+    )
+
+
+def server_config(accounting_url, *, identity_provider_class=None, **remoteapp) -> Config:
+    """A pytest-jupyter server with the extension, this run's realm, its accounting at
+    ``accounting_url`` and a short stop timeout; ``remoteapp``: more ``c.RemoteApp`` traits.
+    ``identity_provider_class``: e.g. fake_hub's JupyterHub-like token identities."""
+    server_app: dict = {"jpserver_extensions": {"remoteapp_server": True}}
+    if identity_provider_class is not None:
+        server_app["identity_provider_class"] = identity_provider_class
+    return Config(
+        {
+            "ServerApp": server_app,
+            "RemoteApp": {
+                "accounting_url": str(accounting_url),
+                "realm": REALM,
+                "stop_timeout": 1,
+                **remoteapp,
+            },
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +63,7 @@ def docker_client():
         except docker.errors.ImageNotFound:
             pytest.fail(f"test image {tag} is missing: build it with images/build")
     yield client
-    for container in client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    ):
+    for container in realm_containers(client):
         container.remove(force=True)
     client.close()
 

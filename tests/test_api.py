@@ -9,7 +9,14 @@ import re
 
 import pytest
 from api_helpers import ROUTES, Api, spec, spec_path
-from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP, rfb_server_init
+from conftest import (
+    REALM,
+    VNCAPP,
+    WEBAPP,
+    realm_containers,
+    rfb_server_init,
+    server_config,
+)
 from tornado.web import RequestHandler
 from traitlets.config import Config
 
@@ -18,25 +25,13 @@ ME = getpass.getuser()
 
 @pytest.fixture
 def jp_server_config(tmp_path):
-    return Config(
-        {
-            "ServerApp": {"jpserver_extensions": {"remoteapp_server": True}},
-            "RemoteApp": {
-                "accounting_url": str(tmp_path / "remoteapp.sqlite"),
-                "realm": REALM,
-                "start_timeout": 30,
-                "stop_timeout": 1,
-            },
-        }
-    )
+    return server_config(tmp_path / "remoteapp.sqlite", start_timeout=30)
 
 
 @pytest.fixture
 def api(jp_serverapp, http_server_client, jp_auth_header, jp_base_url, docker_client):
     yield Api(http_server_client, jp_base_url, dict(jp_auth_header))
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    ):
+    for container in realm_containers(docker_client):
         container.remove(force=True)
 
 

@@ -7,25 +7,14 @@ import re
 
 import pytest
 from api_helpers import ROUTES, Api, spec, spec_path
-from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP
+from conftest import VNCAPP, WEBAPP, realm_containers, server_config
 from fake_hub import ADMIN, FakeHubIdentityProvider
-from traitlets.config import Config
 
 
 @pytest.fixture
 def jp_server_config(tmp_path):
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {"remoteapp_server": True},
-                "identity_provider_class": FakeHubIdentityProvider,
-            },
-            "RemoteApp": {
-                "accounting_url": str(tmp_path / "remoteapp.sqlite"),
-                "realm": REALM,
-                "stop_timeout": 1,
-            },
-        }
+    return server_config(
+        tmp_path / "remoteapp.sqlite", identity_provider_class=FakeHubIdentityProvider
     )
 
 
@@ -35,9 +24,7 @@ def users(jp_serverapp, http_server_client, jp_base_url, docker_client):
         return Api(http_server_client, jp_base_url, {"Authorization": f"token {token}"})
 
     yield {name: as_user(f"{name}-token") for name in ("alice", "bob", "carol")}
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    ):
+    for container in realm_containers(docker_client):
         container.remove(force=True)
 
 

@@ -27,11 +27,17 @@ from urllib.parse import quote
 
 import pytest
 from api_helpers import ROUTES, Api, admin_state, assert_conforms, spec_path
-from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP, rfb_server_init
+from conftest import (
+    NAMESPACE,
+    VNCAPP,
+    WEBAPP,
+    realm_containers,
+    rfb_server_init,
+    server_config,
+)
 from fake_hub import FakeHubIdentityProvider
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler
-from traitlets.config import Config
 
 from remoteapp_server.handlers.proxy import ContainerProxyHandler
 
@@ -122,19 +128,10 @@ def test_every_route_and_method_has_an_expectation():
 
 @pytest.fixture
 def jp_server_config(tmp_path):
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {"remoteapp_server": True},
-                "identity_provider_class": FakeHubIdentityProvider,
-            },
-            "RemoteApp": {
-                "accounting_url": str(tmp_path / "remoteapp.sqlite"),
-                "realm": REALM,
-                "start_timeout": 30,
-                "stop_timeout": 1,
-            },
-        }
+    return server_config(
+        tmp_path / "remoteapp.sqlite",
+        identity_provider_class=FakeHubIdentityProvider,
+        start_timeout=30,
     )
 
 
@@ -145,9 +142,7 @@ def callers(jp_serverapp, http_server_client, jp_base_url, docker_client):
         return Api(http_server_client, jp_base_url, headers)
 
     yield {role: as_role(role) for role in ROLES}
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    ):
+    for container in realm_containers(docker_client):
         container.remove(force=True)
 
 
@@ -222,9 +217,7 @@ def refresh_secrets(world: World, docker_client) -> None:
     }
     for key, mapping_id in world.mappings.items():
         secrets["admin-only" if key.startswith("dave") else key.split("_")[0]].add(mapping_id)
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    ):
+    for container in realm_containers(docker_client):
         owner = container.labels[f"{NAMESPACE}runinfo.user"].split("@")[0]
         secrets[owner] |= {
             container.labels[f"{NAMESPACE}runinfo.url_id"],

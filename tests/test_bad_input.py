@@ -20,10 +20,9 @@ from urllib.parse import quote
 
 import pytest
 from api_helpers import ROUTES, Api, admin_state, assert_conforms, spec_path
-from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP
+from conftest import NAMESPACE, VNCAPP, WEBAPP, realm_containers, server_config
 from fake_hub import HUB_USERS, FakeHubIdentityProvider
 from tornado.web import RequestHandler
-from traitlets.config import Config
 
 from remoteapp_server.core.accounting import open_accounting
 from remoteapp_server.handlers.base import MAX_JSON_BODY
@@ -34,19 +33,10 @@ MALLORY = HUB_USERS["mallory-token"]["name"]
 
 @pytest.fixture
 def jp_server_config(tmp_path):
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {"remoteapp_server": True},
-                "identity_provider_class": FakeHubIdentityProvider,
-            },
-            "RemoteApp": {
-                "accounting_url": str(tmp_path / "remoteapp.sqlite"),
-                "realm": REALM,
-                "start_timeout": 30,
-                "stop_timeout": 1,
-            },
-        }
+    return server_config(
+        tmp_path / "remoteapp.sqlite",
+        identity_provider_class=FakeHubIdentityProvider,
+        start_timeout=30,
     )
 
 
@@ -58,12 +48,6 @@ def users(jp_serverapp, http_server_client, jp_base_url, docker_client):
     yield {name: as_user(f"{name}-token") for name in ("alice", "bob", "carol", "mallory")}
     for container in realm_containers(docker_client):
         container.remove(force=True)
-
-
-def realm_containers(docker_client) -> list:
-    return docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    )
 
 
 async def grant(admin: Api, image: str, user: str, **policy) -> str:

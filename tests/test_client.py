@@ -8,7 +8,7 @@ import stat
 import sys
 
 import pytest
-from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP
+from conftest import VNCAPP, WEBAPP, realm_containers
 from test_api import ME, grant
 from test_api import jp_server_config as jp_server_config  # noqa: F401  (same server setup)
 
@@ -30,9 +30,7 @@ def server(
     token = jp_auth_header["Authorization"].split()[1]
     url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
     yield url, token, Api(http_server_client, jp_base_url, dict(jp_auth_header))
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    ):
+    for container in realm_containers(docker_client):
         container.remove(force=True)
 
 

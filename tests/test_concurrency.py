@@ -22,9 +22,8 @@ import concurrency_workers as workers
 import pytest
 from api_helpers import assert_conforms
 from concurrency_workers import APPS, GRANT_USERS, GROUPED, READERS
-from conftest import NAMESPACE, REALM, WEBAPP
+from conftest import NAMESPACE, WEBAPP, realm_containers, server_config
 from fake_hub import ADMIN, HUB_USERS, FakeHubIdentityProvider
-from traitlets.config import Config
 
 from remoteapp_server.core.accounting import migrate
 from remoteapp_server.core.accounting.sql import SQLAccounting
@@ -47,25 +46,8 @@ def accounting_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def jp_server_config(accounting_url):
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {"remoteapp_server": True},
-                "identity_provider_class": FakeHubIdentityProvider,
-            },
-            "RemoteApp": {
-                "accounting_url": accounting_url,
-                "realm": REALM,
-                "start_timeout": 60,
-                "stop_timeout": 1,
-            },
-        }
-    )
-
-
-def realm_containers(docker_client) -> list:
-    return docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
+    return server_config(
+        accounting_url, identity_provider_class=FakeHubIdentityProvider, start_timeout=60
     )
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from api_helpers import Api
-from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP
+from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP, realm_containers, server_config
 from fault_helpers import (
     DockerCallGate,
     PrivateDockerd,
@@ -29,7 +29,6 @@ from fault_helpers import (
     private_dockerd_missing,
     read_only_bind,
 )
-from traitlets.config import Config
 
 from remoteapp_server.core.accounting import Policy, open_accounting
 
@@ -90,17 +89,8 @@ class TestDockerDaemonStops:
 
     @pytest.fixture
     def jp_server_config(self, tmp_path, daemon):
-        return Config(
-            {
-                "ServerApp": {"jpserver_extensions": {"remoteapp_server": True}},
-                "RemoteApp": {
-                    "accounting_url": str(tmp_path / "remoteapp.sqlite"),
-                    "realm": REALM,
-                    "docker_host": daemon.url,
-                    "start_timeout": 30,
-                    "stop_timeout": 1,
-                },
-            }
+        return server_config(
+            tmp_path / "remoteapp.sqlite", docker_host=daemon.url, start_timeout=30
         )
 
     @pytest.fixture
@@ -199,27 +189,6 @@ class TestDockerDaemonStops:
 # ------------------------------------------------------------------ c. containers that exit
 
 
-def personal_config(tmp_path, **remoteapp) -> Config:
-    return Config(
-        {
-            "ServerApp": {"jpserver_extensions": {"remoteapp_server": True}},
-            "RemoteApp": {
-                "accounting_url": str(tmp_path / "remoteapp.sqlite"),
-                "realm": REALM,
-                "start_timeout": 30,
-                "stop_timeout": 1,
-                **remoteapp,
-            },
-        }
-    )
-
-
-def realm_containers(docker_client) -> list:
-    return docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    )
-
-
 @pytest.fixture
 def api(jp_serverapp, http_server_client, jp_auth_header, jp_base_url, docker_client):
     yield Api(http_server_client, jp_base_url, dict(jp_auth_header))
@@ -252,7 +221,7 @@ class TestContainerExitsOnItsOwn:
 
     @pytest.fixture
     def jp_server_config(self, tmp_path, remove):
-        return personal_config(tmp_path, remove=remove)
+        return server_config(tmp_path / "remoteapp.sqlite", start_timeout=30, remove=remove)
 
     @pytest.mark.parametrize("how", EXITS)
     async def test_reported_and_cleaned(self, api, docker_client, remove, how):
@@ -483,7 +452,7 @@ class TestAccountingReadOnly:
 
     @pytest.fixture
     def jp_server_config(self, tmp_path, database, fault):
-        return personal_config(tmp_path, accounting_url=str(database))
+        return server_config(database, start_timeout=30)
 
     async def test_reads_work_and_writes_say_why(self, api, database, fault):
         before = {}

@@ -34,12 +34,11 @@ import pytest
 import requests
 import schemathesis
 from api_helpers import Api, spec
-from conftest import NAMESPACE, REALM, WEBAPP
+from conftest import NAMESPACE, REALM, WEBAPP, server_config
 from fake_hub import FakeHubIdentityProvider
 from hub_helpers import free_port
 from hypothesis import strategies as st
 from schemathesis.engine import events, from_schema
-from traitlets.config import Config
 
 from remoteapp_server.core.accounting import Policy, open_accounting
 from remoteapp_server.core.accounting.base import _IMAGE_RE, MAX_IMAGE_REFERENCE
@@ -342,18 +341,8 @@ def test_generated_requests_get_documented_answers(fuzz_server, who):
 # ---------------------------------------------------- what the fuzzer found, pinned
 @pytest.fixture
 def jp_server_config(tmp_path):
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {"remoteapp_server": True},
-                "identity_provider_class": FakeHubIdentityProvider,
-            },
-            "RemoteApp": {
-                "accounting_url": str(tmp_path / "remoteapp.sqlite"),
-                "realm": REALM,
-                "stop_timeout": 1,
-            },
-        }
+    return server_config(
+        tmp_path / "remoteapp.sqlite", identity_provider_class=FakeHubIdentityProvider
     )
 
 

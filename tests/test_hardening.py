@@ -19,7 +19,16 @@ from dataclasses import replace
 import pytest
 import pytest_asyncio
 from api_helpers import Api
-from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP, make_grant, rfb_server_init
+from conftest import (
+    NAMESPACE,
+    REALM,
+    VNCAPP,
+    WEBAPP,
+    make_grant,
+    realm_containers,
+    rfb_server_init,
+    server_config,
+)
 from traitlets.config import Config
 
 from remoteapp_server.config import RemoteApp
@@ -490,25 +499,13 @@ async def test_a_home_replaced_by_a_symbolic_link_is_not_mounted(managers, tmp_p
 
 @pytest.fixture
 def jp_server_config(tmp_path):
-    return Config(
-        {
-            "ServerApp": {"jpserver_extensions": {"remoteapp_server": True}},
-            "RemoteApp": {
-                "accounting_url": str(tmp_path / "remoteapp.sqlite"),
-                "realm": REALM,
-                "start_timeout": 30,
-                "stop_timeout": 1,
-            },
-        }
-    )
+    return server_config(tmp_path / "remoteapp.sqlite", start_timeout=30)
 
 
 @pytest.fixture
 def api(jp_serverapp, http_server_client, jp_auth_header, jp_base_url, docker_client):
     yield Api(http_server_client, jp_base_url, dict(jp_auth_header))
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    ):
+    for container in realm_containers(docker_client):
         container.remove(force=True)
 
 
@@ -522,12 +519,6 @@ async def grant_via_api(api, image: str, **policy) -> str:
     )
     assert code == 201, body
     return body["mapping_id"]
-
-
-def containers_of_realm(docker_client) -> list:
-    return docker_client.containers.list(
-        all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-    )
 
 
 async def test_a_user_request_cannot_touch_mounts_env_ports_or_privileges(api, docker_client):
@@ -557,14 +548,14 @@ async def test_a_user_request_cannot_touch_mounts_env_ports_or_privileges(api, d
         code, answer = await api.post("containers", body)
         assert code == 400, (body, code, answer)
         assert answer["status"] == 400 and answer["message"]
-    assert containers_of_realm(docker_client) == []
+    assert realm_containers(docker_client) == []
 
     # what a user can choose ends up as the image's own variables, nothing more
     code, started = await api.post(
         "containers", {"mapping_id": vnc, "configurables": {"resolution": "800x600"}}
     )
     assert code == 201, started
-    [container] = containers_of_realm(docker_client)
+    [container] = realm_containers(docker_client)
     image_env = set(docker_client.images.get(VNCAPP).attrs["Config"].get("Env") or [])
     env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"] if e not in image_env)
     assert sorted(env) == [
@@ -597,7 +588,7 @@ async def test_grant_volumes_from_the_accounting_are_mounted_literally(
     mapping_id = await grant_via_api(api, WEBAPP, volume=f"{data}:/mnt/data:ro", allow_home=True)
     code, started = await api.post("containers", {"mapping_id": mapping_id})
     assert code == 201, started
-    [container] = containers_of_realm(docker_client)
+    [container] = realm_containers(docker_client)
     # personal mode: the home is the directory Jupyter serves, by its real path
     assert mounts_of(docker_client, container.id) == [
         ("bind", str(data), "/mnt/data", False),
@@ -610,4 +601,4 @@ async def test_grant_volumes_from_the_accounting_are_mounted_literally(
         socket_grant = await grant_via_api(api, WEBAPP, volume=f"{socket_path}:/sock:rw")
         code, body = await api.post("containers", {"mapping_id": socket_grant})
         assert code == 400 and "never mounted" in body["message"], body
-    assert containers_of_realm(docker_client) == []
+    assert realm_containers(docker_client) == []

@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import NAMESPACE, REALM, VNCAPP, WEBAPP, rfb_server_init
+from conftest import REALM, VNCAPP, WEBAPP, realm_containers, rfb_server_init
 from hub_helpers import (
     Hub,
     HubUser,
@@ -80,9 +80,7 @@ def hub(docker_client):
         hub.stop()
         # the Hub's, the service's and the servers' log, for after the fact
         shutil.copy(hub.log_path, ensure_chp().parents[2] / "last-test-hub.log")
-        for container in docker_client.containers.list(
-            all=True, filters={"label": f"{NAMESPACE}runinfo.realm={REALM}"}
-        ):
+        for container in realm_containers(docker_client):
             container.remove(force=True)
         for name in (ALICE, BOB):
             remove_system_user(name)
