@@ -139,7 +139,6 @@ class _BodyPipe:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
         self._discarding = False
         self._aborted = False
-        self.sent_all = False
 
     async def write(self, chunk: bytes | None) -> None:
         """Queue a chunk; ``None`` ends the body."""
@@ -163,7 +162,6 @@ class _BodyPipe:
             yield chunk
         if self._aborted:
             raise ConnectionResetError("the client went away during the upload")
-        self.sent_all = True
 
 
 @web.stream_request_body
