@@ -141,6 +141,14 @@ function useDebounced<T>(value: T, delay: number): T {
   return debounced;
 }
 
+/** What {@link usePage} gives a section: the page shown and how to move. */
+interface IPagedList<T> {
+  page: IPage<T> | null;
+  offset: number;
+  setOffset: (offset: number) => void;
+  loading: boolean;
+}
+
 /**
  * One page of an admin listing, reloaded when `version` or `filterKey` change
  * (a new filter starts at the first page). An answer to an older request is
@@ -154,12 +162,7 @@ function usePage<T>(
     onError: (error: unknown) => void;
     limit?: number;
   }
-): {
-  page: IPage<T> | null;
-  offset: number;
-  setOffset: (offset: number) => void;
-  loading: boolean;
-} {
+): IPagedList<T> {
   const { filterKey, version, limit = ADMIN_PAGE_SIZE } = options;
   const [position, setPosition] = React.useState({ filterKey, offset: 0 });
   const offset = position.filterKey === filterKey ? position.offset : 0;
@@ -324,6 +327,50 @@ function Empty(props: { text: string }): JSX.Element {
   return <p className="jp-RemoteApp-empty">{props.text}</p>;
 }
 
+/**
+ * A collapsible admin section around one paged list: the heading with the total,
+ * `controls` (a filter), the `empty` text when there is nothing, the pager, then
+ * the children (the list and any forms).
+ */
+function PagedSection<T>(props: {
+  className: string;
+  title: string;
+  /** What is paged, for the pager's labels, e.g. "users". */
+  what: string;
+  empty: string;
+  list: IPagedList<T>;
+  trans: TranslationBundle;
+  controls?: React.ReactNode;
+  sectionRef?: React.Ref<HTMLDetailsElement>;
+  children: React.ReactNode;
+}): JSX.Element {
+  const { list, trans } = props;
+  return (
+    <details
+      open
+      className={`jp-RemoteApp-section ${props.className}`}
+      ref={props.sectionRef}
+    >
+      <Heading
+        title={props.title}
+        count={list.page?.total ?? null}
+        trans={trans}
+      />
+      {props.controls}
+      {list.page && list.page.total === 0 && <Empty text={props.empty} />}
+      <Pager
+        page={list.page}
+        offset={list.offset}
+        onPage={list.setOffset}
+        what={props.what}
+        loading={list.loading}
+        trans={trans}
+      />
+      {props.children}
+    </details>
+  );
+}
+
 function StatsSection(props: ISectionProps): JSX.Element {
   const { api, trans, version, onLoadError } = props;
   const [stats, setStats] = React.useState<IStats | null>(null);
@@ -358,14 +405,11 @@ function UsersSection(
   props: ISectionProps & { onShowGrants: (user: string) => void }
 ): JSX.Element {
   const { api, trans, version, act, onLoadError, onShowGrants } = props;
-  const { page, offset, setOffset, loading } = usePage(
-    request => api.users(request),
-    {
-      filterKey: '',
-      version,
-      onError: error => onLoadError(trans.__('Could not load the users'), error)
-    }
-  );
+  const list = usePage(request => api.users(request), {
+    filterKey: '',
+    version,
+    onError: error => onLoadError(trans.__('Could not load the users'), error)
+  });
   const [name, setName] = React.useState('');
   const [error, setError] = React.useState('');
 
@@ -404,23 +448,16 @@ function UsersSection(
   };
 
   return (
-    <details open className="jp-RemoteApp-section jp-RemoteApp-users">
-      <Heading
-        title={trans.__('Users')}
-        count={page?.total ?? null}
-        trans={trans}
-      />
-      {page && page.total === 0 && <Empty text={trans.__('No users yet.')} />}
-      <Pager
-        page={page}
-        offset={offset}
-        onPage={setOffset}
-        what={trans.__('users')}
-        loading={loading}
-        trans={trans}
-      />
+    <PagedSection
+      className="jp-RemoteApp-users"
+      title={trans.__('Users')}
+      what={trans.__('users')}
+      empty={trans.__('No users yet.')}
+      list={list}
+      trans={trans}
+    >
       <ul className="jp-RemoteApp-list">
-        {page?.items.map(user => (
+        {list.page?.items.map(user => (
           <li key={user.name} className="jp-RemoteApp-item">
             <div className="jp-RemoteApp-itemText">
               <div className="jp-RemoteApp-itemName" title={user.name}>
@@ -462,7 +499,7 @@ function UsersSection(
         </button>
       </form>
       <FormError error={error} />
-    </details>
+    </PagedSection>
   );
 }
 
@@ -470,15 +507,12 @@ function ApplicationsSection(
   props: ISectionProps & { images: IImageInfo[] }
 ): JSX.Element {
   const { api, trans, version, act, onLoadError, images } = props;
-  const { page, offset, setOffset, loading } = usePage(
-    request => api.adminApplications(request),
-    {
-      filterKey: '',
-      version,
-      onError: error =>
-        onLoadError(trans.__('Could not load the applications'), error)
-    }
-  );
+  const list = usePage(request => api.adminApplications(request), {
+    filterKey: '',
+    version,
+    onError: error =>
+      onLoadError(trans.__('Could not load the applications'), error)
+  });
   const [image, setImage] = React.useState('');
   const [error, setError] = React.useState('');
   const unregistered = images.filter(info => !info.registered);
@@ -516,28 +550,16 @@ function ApplicationsSection(
   };
 
   return (
-    <details
-      open
-      className="jp-RemoteApp-section jp-RemoteApp-applicationsAdmin"
+    <PagedSection
+      className="jp-RemoteApp-applicationsAdmin"
+      title={trans.__('Applications')}
+      what={trans.__('applications')}
+      empty={trans.__('No application is registered.')}
+      list={list}
+      trans={trans}
     >
-      <Heading
-        title={trans.__('Applications')}
-        count={page?.total ?? null}
-        trans={trans}
-      />
-      {page && page.total === 0 && (
-        <Empty text={trans.__('No application is registered.')} />
-      )}
-      <Pager
-        page={page}
-        offset={offset}
-        onPage={setOffset}
-        what={trans.__('applications')}
-        loading={loading}
-        trans={trans}
-      />
       <ul className="jp-RemoteApp-list">
-        {page?.items.map(record => (
+        {list.page?.items.map(record => (
           <li key={record.image} className="jp-RemoteApp-item">
             <div className="jp-RemoteApp-itemText">
               <div className="jp-RemoteApp-itemName" title={record.image}>
@@ -585,7 +607,7 @@ function ApplicationsSection(
         </button>
       </form>
       <FormError error={error} />
-    </details>
+    </PagedSection>
   );
 }
 
@@ -748,15 +770,11 @@ function GrantsSection(
   const name = useDebounced(filter.name, FILTER_DEBOUNCE);
   const selectors = grantSelectors({ ...filter, name });
   const filtered = Object.keys(selectors).length > 0;
-  const { page, offset, setOffset, loading } = usePage(
-    request => api.grants({ ...request, ...selectors }),
-    {
-      filterKey: JSON.stringify(selectors),
-      version,
-      onError: error =>
-        onLoadError(trans.__('Could not load the grants'), error)
-    }
-  );
+  const list = usePage(request => api.grants({ ...request, ...selectors }), {
+    filterKey: JSON.stringify(selectors),
+    version,
+    onError: error => onLoadError(trans.__('Could not load the grants'), error)
+  });
   // An image filter keeps its option even when the image is gone from docker.
   const filterImages = registered.map(info => info.name);
   if (filter.image && !filterImages.includes(filter.image)) {
@@ -769,93 +787,81 @@ function GrantsSection(
     );
 
   return (
-    <details
-      open
-      className="jp-RemoteApp-section jp-RemoteApp-grants"
-      ref={sectionRef}
-    >
-      <Heading
-        title={trans.__('Grants')}
-        count={page?.total ?? null}
-        trans={trans}
-      />
-      <div
-        className="jp-RemoteApp-filter"
-        role="search"
-        aria-label={trans.__('Filter the grants')}
-      >
-        <select
-          className="jp-mod-styled"
-          aria-label={trans.__('Filter grants by application')}
-          value={filter.image}
-          onChange={e => setFilter({ ...filter, image: e.target.value })}
+    <PagedSection
+      className="jp-RemoteApp-grants"
+      title={trans.__('Grants')}
+      what={trans.__('grants')}
+      empty={
+        filtered
+          ? trans.__('No grant matches the filter.')
+          : trans.__('No grants yet.')
+      }
+      list={list}
+      trans={trans}
+      sectionRef={sectionRef}
+      controls={
+        <div
+          className="jp-RemoteApp-filter"
+          role="search"
+          aria-label={trans.__('Filter the grants')}
         >
-          <option value="">{trans.__('All applications')}</option>
-          {filterImages.map(image => (
-            <option key={image} value={image}>
-              {image}
-            </option>
-          ))}
-        </select>
-        <div className="jp-RemoteApp-row">
           <select
-            className="jp-mod-styled jp-RemoteApp-kind"
-            aria-label={trans.__('Filter grants to a user or a group')}
-            value={filter.kind}
-            onChange={e =>
-              setFilter({
-                ...filter,
-                kind: e.target.value as 'user' | 'group'
-              })
-            }
+            className="jp-mod-styled"
+            aria-label={trans.__('Filter grants by application')}
+            value={filter.image}
+            onChange={e => setFilter({ ...filter, image: e.target.value })}
           >
-            <option value="user">{trans.__('user')}</option>
-            <option value="group">{trans.__('group')}</option>
+            <option value="">{trans.__('All applications')}</option>
+            {filterImages.map(image => (
+              <option key={image} value={image}>
+                {image}
+              </option>
+            ))}
           </select>
-          <input
-            type="search"
-            className="jp-mod-styled jp-RemoteApp-grow"
-            aria-label={trans.__('Filter grants by exact name')}
-            placeholder={
-              filter.kind === 'user'
-                ? trans.__('exact user name')
-                : trans.__('exact group name')
-            }
-            value={filter.name}
-            onChange={e => setFilter({ ...filter, name: e.target.value })}
-          />
-          {(filter.image || filter.name) && (
-            <button
-              type="button"
-              className="jp-mod-styled jp-RemoteApp-button"
-              title={trans.__('Clear the grant filter')}
-              aria-label={trans.__('Clear the grant filter')}
-              onClick={() => setFilter({ image: '', kind: 'user', name: '' })}
+          <div className="jp-RemoteApp-row">
+            <select
+              className="jp-mod-styled jp-RemoteApp-kind"
+              aria-label={trans.__('Filter grants to a user or a group')}
+              value={filter.kind}
+              onChange={e =>
+                setFilter({
+                  ...filter,
+                  kind: e.target.value as 'user' | 'group'
+                })
+              }
             >
-              {trans.__('Clear')}
-            </button>
-          )}
+              <option value="user">{trans.__('user')}</option>
+              <option value="group">{trans.__('group')}</option>
+            </select>
+            <input
+              type="search"
+              className="jp-mod-styled jp-RemoteApp-grow"
+              aria-label={trans.__('Filter grants by exact name')}
+              placeholder={
+                filter.kind === 'user'
+                  ? trans.__('exact user name')
+                  : trans.__('exact group name')
+              }
+              value={filter.name}
+              onChange={e => setFilter({ ...filter, name: e.target.value })}
+            />
+            {(filter.image || filter.name) && (
+              <button
+                type="button"
+                className="jp-mod-styled jp-RemoteApp-button"
+                title={trans.__('Clear the grant filter')}
+                aria-label={trans.__('Clear the grant filter')}
+                onClick={() => setFilter({ image: '', kind: 'user', name: '' })}
+              >
+                {trans.__('Clear')}
+              </button>
+            )}
+          </div>
         </div>
-      </div>
-      {page && page.total === 0 && (
-        <Empty
-          text={
-            filtered
-              ? trans.__('No grant matches the filter.')
-              : trans.__('No grants yet.')
-          }
-        />
-      )}
-      <Pager
-        page={page}
-        offset={offset}
-        onPage={setOffset}
-        what={trans.__('grants')}
-        loading={loading}
-        trans={trans}
-      />
+      }
+    >
       <ul className="jp-RemoteApp-list">
-        {page?.items.map(g => (
+        {list.page?.items.map(g => (
           <li key={g.mapping_id} className="jp-RemoteApp-item">
             <div className="jp-RemoteApp-itemText">
               <div className="jp-RemoteApp-itemName" title={g.image}>
@@ -883,41 +889,29 @@ function GrantsSection(
         ))}
       </ul>
       <GrantForm {...props} />
-    </details>
+    </PagedSection>
   );
 }
 
 function ContainersSection(props: ISectionProps): JSX.Element {
   const { api, trans, version, act, onLoadError } = props;
-  const { page, offset, setOffset, loading } = usePage(
-    request => api.adminContainers(request),
-    {
-      filterKey: '',
-      version,
-      onError: error =>
-        onLoadError(trans.__('Could not load the containers'), error)
-    }
-  );
+  const list = usePage(request => api.adminContainers(request), {
+    filterKey: '',
+    version,
+    onError: error =>
+      onLoadError(trans.__('Could not load the containers'), error)
+  });
   return (
-    <details open className="jp-RemoteApp-section jp-RemoteApp-allContainers">
-      <Heading
-        title={trans.__('Containers (all users)')}
-        count={page?.total ?? null}
-        trans={trans}
-      />
-      {page && page.total === 0 && (
-        <Empty text={trans.__('No application is running.')} />
-      )}
-      <Pager
-        page={page}
-        offset={offset}
-        onPage={setOffset}
-        what={trans.__('containers')}
-        loading={loading}
-        trans={trans}
-      />
+    <PagedSection
+      className="jp-RemoteApp-allContainers"
+      title={trans.__('Containers (all users)')}
+      what={trans.__('containers')}
+      empty={trans.__('No application is running.')}
+      list={list}
+      trans={trans}
+    >
       <ul className="jp-RemoteApp-list">
-        {page?.items.map((container: IContainer) => (
+        {list.page?.items.map((container: IContainer) => (
           <li key={container.url_id} className="jp-RemoteApp-item">
             <div className="jp-RemoteApp-itemText">
               <div className="jp-RemoteApp-itemName">{container.ui_name}</div>
@@ -942,7 +936,7 @@ function ContainersSection(props: ISectionProps): JSX.Element {
           </li>
         ))}
       </ul>
-    </details>
+    </PagedSection>
   );
 }
 
