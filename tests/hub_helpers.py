@@ -177,7 +177,10 @@ class Hub:
 
     def start(self, timeout: float = 30) -> None:
         config = self.write_config()
-        env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+        # PYTHONPATH (kept by JupyterHub for its service and servers): this checkout's
+        # remoteapp_server even when the venv's editable install points to another one
+        checkout = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}", PYTHONPATH=checkout)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open while it runs)
         self.process = subprocess.Popen(
             [str(VENV_BIN / "jupyterhub"), "-f", str(config)],
