@@ -1,131 +1,85 @@
-"""Authenticated reverse proxy to the containers: ``{base_url}remoteapp/containers/<url_id>/...``.
+"""The container proxy: ``<prefix>containers/<url_id>/...`` to where the container listens.
 
 Unlike jupyter-server-proxy (a connection per request, whole bodies buffered, WebSocket frames
 decoded and re-encoded in Python), HTTP goes through one pooled keep-alive client, streamed both
-ways with backpressure, and a WebSocket, once the container answered 101, is a plain byte pipe.
-The container never sees the user's Jupyter/JupyterHub credentials.
+ways with backpressure, and a WebSocket, once the container answered 101, is a plain byte pipe
+(:mod:`.tunnel`). The container never sees the user's Jupyter/JupyterHub credentials
+(:func:`.headers.strip_credentials`).
+
+:class:`ContainerProxyHandler` is plain tornado: it knows nothing of Jupyter or JupyterHub.
+Who may use which container is decided by a subclass's :meth:`~ContainerProxyHandler.admit`:
+:mod:`.personal` (the Jupyter server extension) and ``remoteapp_server.hub.proxy`` (the
+JupyterHub service).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
-import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from http.client import responses
-from typing import Any, Protocol
-from urllib.parse import unquote, unquote_plus, urlsplit
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from jupyter_server._tz import utcnow
-from jupyter_server.auth import User
-from jupyter_server.base.call_context import CallContext
-from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.utils import url_path_join
 from tornado import httputil, iostream, web
 
-from ..core.errors import NotFound, RemoteAppError
-from .identity_cache import IdentityCache
-from .upstream import Exchange, UpstreamClient, UpstreamError
-
-#: headers about one connection, not the message (RFC 9110 §7.6.1): never forwarded
-HOP_BY_HOP = frozenset(
-    ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection")
-    + ("te", "trailer", "trailers", "transfer-encoding", "upgrade")
+from .headers import (
+    DEFAULT_CREDENTIAL_COOKIES,
+    HOP_BY_HOP,
+    CookieRule,
+    connection_tokens,
+    forwarded_headers,
+    strip_credentials,
 )
-#: tornado answers ``Expect: 100-continue`` itself; the X-Forwarded-* headers are rebuilt
-_REBUILT = frozenset({"expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
-_NOT_FORWARDED = HOP_BY_HOP | _REBUILT
-_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
-_JUPYTER_AUTHORIZATION = re.compile(r"\s*(token|bearer)\s", re.IGNORECASE)
-_CREDENTIAL_COOKIE_PREFIXES = ("username-", "jupyterhub-")
-FRAME_ANCESTORS_SELF = "frame-ancestors 'self'"
+from .tunnel import Tunnel
+from .upstream import Exchange, ProxyClient, UpstreamError
+
+__all__ = ["Admission", "ContainerProxyHandler", "ProxyClient", "Redirect", "proxy_route"]
+
+_log = logging.getLogger("remoteapp_server.proxy")
 _CHUNK = 256 * 1024
-_ACTIVITY_INTERVAL = 60.0  # seconds between activity records while a WebSocket is busy
+ACTIVITY_INTERVAL = 60.0  # seconds between activity records of one request or WebSocket
 _UPGRADE_TIMEOUT = 30.0
 _MAX_REFUSAL_BODY = 1024 * 1024
-_SHARED_CLIENT = "remoteapp_proxy_client"  # key in the tornado settings
-#: hand plain (non-TLS) WebSocket client connections from tornado to asyncio after the upgrade
-_ADOPT_SOCKETS = True
 
 
-class ProxyTargetResolver(Protocol):
-    """Where a user's container listens. May also have ``forget(url_id)`` (drop a cache entry)."""
+@dataclass(frozen=True)
+class Admission:
+    """Who may use which container, as :meth:`ContainerProxyHandler.admit` decided."""
 
-    async def resolve(self, user: User, url_id: str) -> str:
-        """``http://127.0.0.1:<port>``; raises NotFound for unknown ids and other users' ids.
-
-        ``user`` is the authenticated ``current_user``: ``.username``, and behind JupyterHub
-        ``.hub_user`` (name, groups, scopes).
-        """
-        ...
+    target: str  # "http://host:port" where the container listens
+    url_id: str
+    owner: str  # the container's owner (whose activity the traffic is)
+    user: str  # who is connecting (the owner, an admin; later sharees)
 
 
-class ProxyClient:
-    """The pooled keep-alive HTTP client to the containers: one per server, closed at shutdown.
+class Redirect(Exception):
+    """Raised by :meth:`ContainerProxyHandler.admit` to answer with a redirect instead (for
+    instance to a login page); a WebSocket upgrade gets 403 instead."""
 
-    Its :class:`~.upstream.UpstreamClient` is made lazily, on the running loop, by the first
-    proxied request. Only connecting is timed: a download may take hours. Who sent a request
-    is remembered for ``identity_ttl`` seconds per exact set of credentials
-    (:mod:`.identity_cache`; 0: ask the identity provider every time).
-    """
-
-    def __init__(
-        self,
-        connect_timeout: float = 10.0,
-        connections_per_container: int = 100,
-        identity_ttl: float = 5.0,
-    ):
-        self.connect_timeout = connect_timeout
-        self.connections_per_container = connections_per_container
-        self.identities = IdentityCache(identity_ttl) if identity_ttl > 0 else None
-        self._upstream: UpstreamClient | None = None
-        self._addresses: dict[str, tuple[str, int]] = {}
-
-    def exchange(self, target: str) -> Exchange:
-        """One request to ``target`` (``http://host:port``, as the resolver gives it)."""
-        upstream = self._upstream
-        if upstream is None or upstream.closed:
-            upstream = self._upstream = UpstreamClient(
-                self.connect_timeout, self.connections_per_container, keepalive_timeout=60
-            )
-        address = self._addresses.get(target)
-        if address is None:
-            parts = urlsplit(target)
-            if parts.scheme != "http" or not parts.hostname:
-                raise ValueError(f"not an http:// target: {target!r}")
-            if len(self._addresses) >= 4096:  # containers come and go
-                self._addresses.clear()
-            address = self._addresses[target] = (parts.hostname, parts.port or 80)
-        return upstream.exchange(*address)
-
-    async def close(self) -> None:
-        if self._upstream is not None:
-            await self._upstream.close()
-            self._upstream = None
+    def __init__(self, url: str, status: int = 302) -> None:
+        super().__init__(url)
+        self.url = url
+        self.status = status
 
 
-def proxy_handlers(
-    base_url: str,
-    resolver: ProxyTargetResolver,
-    client: ProxyClient | None = None,
-    **options: Any,
-) -> list[tuple[str, type[web.RequestHandler], dict[str, Any]]]:
-    """The tornado route of the container proxy, under ``base_url``.
-
-    Without ``client``, one ProxyClient is shared through the web app's settings: close it
-    with :func:`close_proxy`. ``options``: ``max_body_size`` (bytes, default 64 GiB) of uploads.
-    """
-    pattern = url_path_join(base_url, r"remoteapp/containers/(?P<url_id>[^/]+)(?P<path>/.*)?")
-    return [(pattern, ContainerProxyHandler, {"resolver": resolver, "client": client, **options})]
+def proxy_route(
+    prefix: str, handler: type[ContainerProxyHandler], **kwargs: Any
+) -> tuple[str, type[ContainerProxyHandler], dict[str, Any]]:
+    """The tornado route of ``handler`` under ``prefix`` (a URL path ending with ``/``);
+    ``kwargs`` go to its ``initialize``."""
+    if not prefix.endswith("/"):
+        prefix += "/"
+    return (f"{prefix}containers/(?P<url_id>[^/]+)(?P<path>/.*)?", handler, kwargs)
 
 
-async def close_proxy(settings: dict[str, Any]) -> None:
-    """Close the shared ProxyClient of a web app (its pooled upstream connections)."""
-    client = settings.pop(_SHARED_CLIENT, None)
-    if client is not None:
-        await client.close()
+def no_container(url_id: str) -> web.HTTPError:
+    """The one answer whether ``url_id`` is unknown, stopped or someone else's."""
+    return web.HTTPError(404, f"No container {url_id}.")
 
 
 class _BodyPipe:
@@ -165,8 +119,11 @@ class _BodyPipe:
 
 
 @web.stream_request_body
-class ContainerProxyHandler(JupyterHandler):
-    """Relays one HTTP request or WebSocket of an authenticated user to their container.
+class ContainerProxyHandler(web.RequestHandler):
+    """Relays one HTTP request or WebSocket to a container, once :meth:`admit` let it in.
+
+    Plain tornado: no Jupyter, no Hub. Route kwargs (see :func:`proxy_route`): ``url_id``,
+    ``path`` (None: the container root without its slash, answered with a redirect).
 
     Everything up to the upstream request happens in ``prepare``: with
     ``stream_request_body`` it runs before the body arrives (so the upload can be streamed
@@ -175,45 +132,76 @@ class ContainerProxyHandler(JupyterHandler):
     """
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-    _relaying = False  # True once the upstream's response head replaces Jupyter's
+    admission: Admission | None = None
+    frame_ancestors = "frame-ancestors 'self'"  # set_default_headers runs before initialize
+    _relaying = False  # True once the upstream's response head replaces ours
     _body: _BodyPipe | None = None
     _exchange: Exchange | None = None
     _upstream: asyncio.Future[Exchange] | None = None  # the request, when it has a body
     _client_gone = False
-    _refusal: web.HTTPError | None = None
+    _refusal: web.HTTPError | Redirect | None = None
     _last_activity = -math.inf
     _url_id = ""
 
     def initialize(
         self,
-        resolver: ProxyTargetResolver,
-        client: ProxyClient | None = None,
+        client: ProxyClient,
+        *,
+        frame_ancestors: str = "'self'",
         max_body_size: int = 64 << 30,
     ) -> None:
-        self.resolver = resolver
-        if client is None:  # one per web app, closed by close_proxy()
-            if _SHARED_CLIENT not in self.settings:
-                self.settings[_SHARED_CLIENT] = ProxyClient()
-            client = self.settings[_SHARED_CLIENT]
         self.client = client
+        self.frame_ancestors = f"frame-ancestors {frame_ancestors}"
         self.max_body_size = max_body_size
 
-    # -- where proxied content differs from Jupyter's own pages --------------------------------
+    # -- the seam: what a subclass decides ------------------------------------------------------
+
+    async def admit(self, url_id: str, *, websocket: bool) -> Admission:
+        """Authenticate and authorize this request for container ``url_id``.
+
+        Raise ``web.HTTPError(403)`` for no or bad credentials, ``no_container(url_id)``
+        (404) for an unknown or someone else's container, :class:`Redirect` to send a
+        browser to a login page.
+        """
+        raise web.HTTPError(403, "Authentication required.")
+
+    def forget(self, url_id: str) -> None:
+        """The upstream failed: drop whatever target is cached for ``url_id``."""
+
+    def on_activity(self, admission: Admission) -> None:
+        """Traffic for ``admission``: called at most every ACTIVITY_INTERVAL seconds per
+        request or WebSocket (when it opens, then while bytes flow)."""
+
+    def allowed_origins(self) -> set[str]:
+        """Origins (``scheme://host[:port]``) whose pages may open WebSockets here: by
+        default this request's own."""
+        return {f"{self.request.protocol}://{self.request.host}"}
+
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether a browser page of ``origin`` may open a WebSocket here (cross-site
+        WebSocket hijacking): scheme, host and port must match an allowed origin."""
+        return _origin_key(origin) in {_origin_key(o) for o in self.allowed_origins()}
+
+    def credential_cookies(self) -> Iterable[str]:
+        """Cookie names (a trailing ``*``: a prefix) stripped before the request reaches the
+        container: the users' credentials on this site."""
+        return DEFAULT_CREDENTIAL_COOKIES
 
     @property
-    def content_security_policy(self) -> str:
-        # Lab shows the app in an iframe; JupyterHub's frame-ancestors 'none' would block it
-        return FRAME_ANCESTORS_SELF
+    def log(self) -> logging.Logger:
+        return _log
+
+    # -- where proxied content differs from the server's own pages --------------------------
 
     def set_default_headers(self) -> None:
-        if self._relaying:  # the upstream's headers are what the client gets, plus ours
-            self.set_header("Content-Security-Policy", FRAME_ANCESTORS_SELF)
-            return
-        super().set_default_headers()
-        self.clear_header("X-Frame-Options")
+        if not self._relaying:
+            super().set_default_headers()
+            self.clear_header("X-Frame-Options")
+        # the app runs in the Lab's iframe: frame-ancestors 'none' would block it
+        self.set_header("Content-Security-Policy", self.frame_ancestors)
 
     def check_xsrf_cookie(self) -> None:
-        """No Jupyter _xsrf check: the app checks its own forms, and ours would break them all."""
+        """No XSRF check of ours: the app checks its own forms, and ours would break them all."""
 
     def compute_etag(self) -> None:
         return None  # ETags are the upstream's business
@@ -227,8 +215,8 @@ class ContainerProxyHandler(JupyterHandler):
         self.finish(json.dumps({"status": status_code, "message": message}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        # tornado's version logs the request URI, which may carry ?token=; Jupyter's request
-        # log already reports HTTP errors (with a scrubbed URI)
+        # tornado's version logs the request URI, which may carry ?token=; the request log
+        # already reports HTTP errors
         if not isinstance(value, web.HTTPError):
             path = self.request.path
             self.log.error("remoteapp proxy: error on %s", path, exc_info=(typ, value, tb))
@@ -240,8 +228,10 @@ class ContainerProxyHandler(JupyterHandler):
         websocket = self.request.method == "GET" and upgrade == "websocket"
         try:
             await self._open(websocket)
-        except web.HTTPError as refusal:
+        except (web.HTTPError, Redirect) as refusal:
             if websocket:
+                if isinstance(refusal, Redirect):
+                    raise web.HTTPError(403, "Authentication required.") from None
                 raise
             # Answering here, before the body was read, makes tornado close the connection
             # without telling the client (no "Connection: close"), and a client still sending
@@ -249,30 +239,21 @@ class ContainerProxyHandler(JupyterHandler):
             self._refusal = refusal
 
     async def _open(self, websocket: bool) -> None:
-        """Authenticate, check the path, find the container, start the upstream request."""
-        await self._authenticate()
-        if self.current_user is None:  # also when the server allows unauthenticated access
-            if websocket:
-                raise web.HTTPError(403, "Authentication required.")
-            return  # the @web.authenticated methods redirect to the login page, or say 403
+        """Check the path, admit, start the upstream request."""
         url_id, path = self.path_kwargs["url_id"], self.path_kwargs["path"]
+        self._url_id = url_id
+        admission = await self.admit(url_id, websocket=websocket)
         if ".." in unquote(self.request.path).replace("\\", "/").split("/"):
             raise web.HTTPError(400, "Paths with '..' segments are not proxied.")
+        self.admission = admission
         if path is None:
             return  # _proxy redirects
-        self._url_id = url_id
-        try:
-            self._target = await self.resolver.resolve(self.current_user, url_id)
-        except NotFound:  # one answer whether the id is unknown or another user's
-            raise web.HTTPError(404, f"No container {url_id}.") from None
-        except RemoteAppError as exc:
-            raise web.HTTPError(exc.status, exc.message) from None
         self._record_activity()
         if websocket:
             await self._tunnel_websocket()
             return
         self.request.connection.set_max_body_size(self.max_body_size)  # uploads may be big
-        self._exchange = self.client.exchange(self._target)
+        self._exchange = self.client.exchange(admission.target)
         headers = self.request.headers
         if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
             # the upload streams to the upstream while tornado reads it: start the request now
@@ -281,41 +262,17 @@ class ContainerProxyHandler(JupyterHandler):
             self._upstream.add_done_callback(self._on_upstream_answer)
         # else the request goes out from _relay_http, with no task in between
 
-    async def _authenticate(self) -> None:
-        """Jupyter's ``prepare``: host check, identity, CORS; for GET, HEAD and OPTIONS the
-        identity from the cache when the same credentials were authenticated moments ago
-        (other methods always go through the identity provider, which may check more for
-        them, e.g. JupyterHub's XSRF check of cookie-authenticated requests)."""
-        cache = self.client.identities
-        if cache is None or self.request.method not in _SAFE_METHODS:
-            await super().prepare(_redirect_to_login=False)  # @web.authenticated redirects later
-            return
-        key = cache.key(self.request)
-        known = cache.get(key)
-        if known is None:
-            await super().prepare(_redirect_to_login=False)
-            if self.current_user is not None:
-                cache.put(key, self.current_user, self.token_authenticated)
-            return
-        # what JupyterHandler.prepare does around the identity provider
-        CallContext.set(CallContext.JUPYTER_HANDLER, self)
-        if not self.check_host():
-            self.current_user = self._jupyter_current_user = None
-            raise web.HTTPError(403)
-        user, token_authenticated = known
-        if token_authenticated:
-            self._token_authenticated = True
-        self.current_user = self._jupyter_current_user = user
-        self.set_cors_headers()
-
     async def data_received(self, chunk: bytes) -> None:
         if self._body is not None:
             await self._body.write(chunk)
 
-    @web.authenticated
     async def _proxy(self, url_id: str, path: str | None = None) -> None:
-        if self._refusal is not None:
-            raise self._refusal
+        refusal = self._refusal
+        if isinstance(refusal, Redirect):
+            self.redirect(refusal.url, status=refusal.status)
+            return
+        if refusal is not None:
+            raise refusal
         if path is None:  # the app lives under <url_id>/: its relative links need the slash
             raw_path, _, query = self.request.uri.partition("?")
             status = 302 if self.request.method in ("GET", "HEAD") else 307
@@ -336,39 +293,25 @@ class ContainerProxyHandler(JupyterHandler):
         super().on_connection_close()
 
     def _record_activity(self) -> None:
-        """Tell JupyterHub's idle culler that the user works (at most once a minute)."""
         now = time.monotonic()
-        if now - self._last_activity >= _ACTIVITY_INTERVAL:
+        if now - self._last_activity >= ACTIVITY_INTERVAL and self.admission is not None:
             self._last_activity = now
-            self.settings["api_last_activity"] = utcnow()
+            self.on_activity(self.admission)
 
-    def _forwarded_headers(self) -> list[tuple[str, str]]:
-        """The client's headers minus hop-by-hop ones and Jupyter/JupyterHub credentials.
-
-        A container runs an arbitrary image: with the user's Jupyter token or Hub cookies it
-        could act as the user on the Jupyter server (run code in kernels) and on the Hub.
-        """
-        headers = self.request.headers
-        drop = _NOT_FORWARDED
-        if "Connection" in headers:
-            drop = drop | _connection_tokens(headers.get_list("Connection"))
-        forwarded = []
-        for name, value in headers.get_all():
-            key = name.lower()
-            if key in drop or (key == "authorization" and _JUPYTER_AUTHORIZATION.match(value)):
-                continue
-            if key == "cookie":
-                login_cookie = self.identity_provider.get_cookie_name(self)
-                if not (value := _without_credential_cookies(value, login_cookie)):
-                    continue
-            forwarded.append((name, value))
-        request, prior = self.request, headers.get("X-Forwarded-For")
-        forwarded += [
-            ("X-Forwarded-For", f"{prior}, {request.remote_ip}" if prior else request.remote_ip),
-            ("X-Forwarded-Proto", headers.get("X-Forwarded-Proto", request.protocol)),
-            ("X-Forwarded-Host", headers.get("X-Forwarded-Host", request.host)),
-        ]
-        return forwarded
+    def _upstream_request(self) -> tuple[str, list[tuple[str, str]]]:
+        """The request target and headers as the container gets them."""
+        request = self.request
+        headers = request.headers
+        target, kept = strip_credentials(
+            request.uri or "/", headers.get_all(), CookieRule(self.credential_cookies())
+        )
+        return target, forwarded_headers(
+            kept,
+            remote_ip=request.remote_ip or "",
+            protocol=request.protocol,
+            host=request.host,
+            connection=headers.get_list("Connection") if "Connection" in headers else (),
+        )
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -376,10 +319,11 @@ class ContainerProxyHandler(JupyterHandler):
         assert self._exchange is not None
         body = self._body
         # the raw request target goes upstream as is (no %2F -> /, no dot-segment removal)
+        target, headers = self._upstream_request()
         return await self._exchange.send(
             self.request.method or "GET",
-            _without_token_param(self.request.uri or "/"),
-            self._forwarded_headers(),
+            target,
+            headers,
             body.chunks() if body is not None else None,
             chunked=body is not None and "Content-Length" not in self.request.headers,
         )
@@ -442,8 +386,8 @@ class ContainerProxyHandler(JupyterHandler):
                 exchange.close()
 
     def _relay_head(self, status: int, reason: str | None, headers: list[tuple[str, str]]) -> None:
-        """Replace Jupyter's response head by the upstream's, plus frame-ancestors 'self'."""
-        drop = HOP_BY_HOP | _connection_tokens(v for n, v in headers if n.lower() == "connection")
+        """Replace our response head by the upstream's, plus our frame-ancestors."""
+        drop = HOP_BY_HOP | connection_tokens(v for n, v in headers if n.lower() == "connection")
         self._relaying = True
         self.clear()
         self.clear_header("Server")
@@ -467,22 +411,22 @@ class ContainerProxyHandler(JupyterHandler):
     ) -> web.HTTPError:
         detail = f"{type(exc).__name__}: {str(exc)[:200]}" if exc else ""
         self.log.warning("remoteapp proxy: container %s %s %s", self._url_id, problem, detail)
-        forget = getattr(self.resolver, "forget", None)
-        if forget is not None:  # it may have moved or gone
-            forget(self._url_id)
+        self.forget(self._url_id)  # it may have moved or gone
         return web.HTTPError(status, f"The application in container {self._url_id} {problem}.")
 
     # -- WebSocket -----------------------------------------------------------------------------
 
     async def _tunnel_websocket(self) -> None:
-        if not self._websocket_origin_allowed():
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not self.origin_allowed(origin):  # no Origin: no browser
             raise web.HTTPError(403, "Cross-origin WebSocket connections are refused.")
-        target = urlsplit(self._target)
+        assert self.admission is not None
+        host, port = self.client.address(self.admission.target)
         loop = asyncio.get_running_loop()
-        tunnel = _Tunnel(self._record_activity)
+        tunnel = Tunnel(self._record_activity)
         try:
             await asyncio.wait_for(
-                loop.create_connection(lambda: tunnel.upstream, target.hostname, target.port or 80),
+                loop.create_connection(lambda: tunnel.upstream, host, port),
                 self.client.connect_timeout,
             )
         except asyncio.TimeoutError:
@@ -512,267 +456,22 @@ class ContainerProxyHandler(JupyterHandler):
         finally:
             tunnel.close()
 
-    def _websocket_origin_allowed(self) -> bool:
-        """Browsers open WebSockets from any site with the user's cookies: only this origin may
-        (cross-site WebSocket hijacking). No Origin: not a browser."""
-        origin = self.request.headers.get("Origin")
-        if origin is None or urlsplit(origin).netloc.lower() == self.request.host.lower():
-            return True
-        pattern = self.allow_origin_pat
-        return self.allow_origin in ("*", origin) or bool(pattern and re.match(pattern, origin))
-
     def _upgrade_request(self) -> bytes:
-        lines = [f"GET {_without_token_param(self.request.uri)} HTTP/1.1"]
-        lines += [f"{name}: {value}" for name, value in self._forwarded_headers()]
+        target, headers = self._upstream_request()
+        lines = [f"GET {target} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in headers]
         lines += ["Connection: Upgrade", "Upgrade: websocket", "", ""]
         return "\r\n".join(lines).encode("latin-1")
 
 
-class _TunnelEnd(asyncio.Protocol):
-    """One connection of a WebSocket tunnel, as an asyncio protocol.
-
-    Until the tunnel is linked it keeps what arrives (the container's answer head, and
-    whatever follows it); then every chunk goes straight to the other end's transport:
-    one callback and one send per chunk, no stream objects, no task switches.
-    """
-
-    transport: asyncio.Transport | None = None
-    peer: _TunnelEnd | _StreamEnd | None = None
-    reader: asyncio.StreamReader | None = None
-    lost = False
-
-    def __init__(self, tunnel: _Tunnel):
-        self.tunnel = tunnel
-        self.pending = bytearray()
-        self._head: asyncio.Future[int] | None = None
-
-    # -- before the link: the answer to the upgrade request --
-    async def answer_head(self) -> bytes:
-        """The head of the answer (up to the blank line); what follows stays in ``pending``."""
-        if self._head is None:
-            self._head = asyncio.get_running_loop().create_future()
-            self._check_head()
-        size = await self._head
-        head = bytes(self.pending[:size])
-        del self.pending[:size]
-        return head
-
-    def _check_head(self) -> None:
-        head = self._head
-        if head is None or head.done():
-            return
-        end = self.pending.find(b"\r\n\r\n")
-        if end >= 0:
-            head.set_result(end + 4)
-        elif len(self.pending) > 65536:
-            head.set_exception(ValueError("the answer head is too long"))
-        elif self.lost:
-            head.set_exception(asyncio.IncompleteReadError(bytes(self.pending), None))
-
-    def to_reader(self) -> asyncio.StreamReader:
-        """What follows the head, as a stream (the body of a non-101 answer)."""
-        self.reader = asyncio.StreamReader()
-        self.reader.feed_data(bytes(self.pending))
-        self.pending.clear()
-        if self.lost:
-            self.reader.feed_eof()
-        return self.reader
-
-    def write(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
-
-    # -- asyncio protocol --
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        peer = self.peer
-        if peer is not None:
-            peer.write(data)
-            self.tunnel.activity()
-        elif self.reader is not None:
-            self.reader.feed_data(data)
-        else:
-            self.pending += data
-            self._check_head()
-
-    def eof_received(self) -> bool:
-        return False  # close: a WebSocket has no use for half-closed connections
-
-    def pause_writing(self) -> None:  # our send buffer is full: stop reading the other end
-        if self.peer is not None:
-            self.peer.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.peer is not None:
-            self.peer.resume_reading()
-
-    def pause_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        if self.transport is not None:
-            self.transport.resume_reading()
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()  # after the bytes it still has to send
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        self._check_head()
-        if self.reader is not None:
-            self.reader.feed_eof()
-        self.tunnel.end_lost()
-
-
-class _StreamEnd:
-    """The client end of a tunnel when it stays a tornado stream (TLS connections, which
-    asyncio cannot adopt): a read loop, and writes with tornado's flow control."""
-
-    lost = False
-
-    def __init__(self, tunnel: _Tunnel, stream: iostream.IOStream):
-        self.tunnel = tunnel
-        self.stream = stream
-        self.peer: _TunnelEnd | None = None
-        self._may_read = asyncio.Event()
-        self._may_read.set()
-        self._pump: asyncio.Future[None] | None = None
-
-    def start(self) -> None:
-        self._pump = asyncio.ensure_future(self._read_loop())
-
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                data = await self.stream.read_bytes(_CHUNK, partial=True)
-                assert self.peer is not None
-                self.peer.write(data)
-                self.tunnel.activity()
-                await self._may_read.wait()
-        except iostream.StreamClosedError:
-            pass
-        finally:
-            self.lost = True
-            self.tunnel.end_lost()
-
-    def write(self, data: bytes) -> None:
-        try:
-            written = self.stream.write(data)
-        except iostream.StreamClosedError:
-            return
-        if written.done():
-            written.exception()  # retrieved: a failed write shows up as a closed stream
-            return
-        if self.peer is not None:  # the upstream waits until tornado sent it all
-            self.peer.pause_reading()
-        written.add_done_callback(self._written)
-
-    def _written(self, written: asyncio.Future[None]) -> None:
-        if written.exception() is None and self.peer is not None:
-            self.peer.resume_reading()
-
-    def pause_reading(self) -> None:
-        self._may_read.clear()
-
-    def resume_reading(self) -> None:
-        self._may_read.set()
-
-    def close(self) -> None:
-        self.stream.close()
-        if self._pump is not None:
-            self._pump.cancel()
-
-
-class _Tunnel:
-    """A WebSocket after the upgrade: the client's and the container's connections, bytes
-    copied both ways until either side closes.
-
-    A send buffer over its high-water mark pauses reading on the other side (backpressure);
-    when one side closes, the other is closed once its pending bytes are out. Plain client
-    connections are handed from tornado to asyncio, so both directions are protocol
-    callbacks; TLS connections stay tornado streams.
-    """
-
-    def __init__(self, activity: Callable[[], None]):
-        self.activity = activity
-        self.upstream = _TunnelEnd(self)
-        self.client: _TunnelEnd | _StreamEnd | None = None
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    async def connect_client(self, stream: iostream.IOStream, head: bytes) -> None:
-        """Send the 101 ``head`` to the client and link both ends."""
-        read_ahead = getattr(stream, "_read_buffer_size", None)
-        if _ADOPT_SOCKETS and type(stream) is iostream.IOStream and read_ahead is not None:
-            # bytes tornado read past the request head (a client must wait for the 101, so
-            # normally none), then the socket itself; tornado lets go of its own copy
-            early = stream.read_bytes(read_ahead).result() if read_ahead else b""
-            sock = stream.socket.dup()
-            stream.close()
-            client = _TunnelEnd(self)
-            try:
-                await asyncio.get_running_loop().connect_accepted_socket(lambda: client, sock)
-            except BaseException:
-                sock.close()
-                raise
-        else:
-            early = b""
-            client = _StreamEnd(self, stream)
-        self.client = client
-        client.write(head + bytes(self.upstream.pending))
-        self.upstream.pending.clear()
-        if early:
-            self.upstream.write(early)
-        client.peer, self.upstream.peer = self.upstream, client
-        if isinstance(client, _StreamEnd):
-            client.start()
-        if self.upstream.lost or client.lost:
-            self.end_lost()
-
-    def end_lost(self) -> None:
-        client, upstream = self.client, self.upstream
-        if client is None:  # not linked yet: the handler sees it in the answer
-            return
-        if client.lost and upstream.lost:
-            if not self.closed.done():
-                self.closed.set_result(None)
-        elif client.lost:
-            upstream.close()
-        else:
-            client.close()
-
-    def close(self) -> None:
-        """Close both connections (also when the tunnel never got that far)."""
-        self.upstream.close()
-        if self.client is not None:
-            self.client.close()
-
-
-def _connection_tokens(values: Iterable[str]) -> frozenset[str]:
-    """Header names listed in Connection headers: hop-by-hop as well."""
-    return frozenset(token.strip().lower() for value in values for token in value.split(","))
-
-
-def _without_credential_cookies(header: str, login_cookie: str) -> str:
-    kept = []
-    for pair in header.split(";"):
-        name = pair.split("=", 1)[0].strip()
-        if name in ("_xsrf", login_cookie) or name.startswith(_CREDENTIAL_COOKIE_PREFIXES):
-            continue
-        kept.append(pair.strip())
-    return "; ".join(pair for pair in kept if pair)
-
-
-def _without_token_param(uri: str) -> str:
-    """The request target without ``token=``; the rest of the query stays byte for byte."""
-    path, _, query = uri.partition("?")
-    if "token" not in query:
-        return uri
-    kept = [p for p in query.split("&") if unquote_plus(p.split("=", 1)[0]) != "token"]
-    return f"{path}?{'&'.join(kept)}" if kept else path
+def _origin_key(origin: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of an origin, the port made explicit; ("", "", None) if malformed."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return ("", "", None)
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
 
 
 def _parse_response_head(head: bytes) -> tuple[httputil.ResponseStartLine, httputil.HTTPHeaders]:
