@@ -25,7 +25,7 @@ from http.client import responses
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tornado import httputil, iostream, web
+from tornado import iostream, web
 
 from .headers import (
     DEFAULT_CREDENTIAL_COOKIES,
@@ -35,13 +35,13 @@ from .headers import (
     forwarded_headers,
     strip_credentials,
 )
+from .http1 import ParseError
 from .tunnel import Tunnel
 from .upstream import Exchange, ProxyClient, UpstreamError
 
 __all__ = ["Admission", "ContainerProxyHandler", "ProxyClient", "Redirect", "proxy_route"]
 
 _log = logging.getLogger("remoteapp_server.proxy")
-_CHUNK = 256 * 1024
 ACTIVITY_INTERVAL = 60.0  # seconds between activity records of one request or WebSocket
 _UPGRADE_TIMEOUT = 30.0
 _MAX_REFUSAL_BODY = 1024 * 1024
@@ -388,6 +388,8 @@ class ContainerProxyHandler(web.RequestHandler):
     def _relay_head(self, status: int, reason: str | None, headers: list[tuple[str, str]]) -> None:
         """Replace our response head by the upstream's, plus our frame-ancestors."""
         drop = HOP_BY_HOP | connection_tokens(v for n, v in headers if n.lower() == "connection")
+        if any(n.lower() == "transfer-encoding" for n, _ in headers):
+            drop |= {"content-length"}  # RFC 9112 §6.3: the transfer coding framed the body
         self._relaying = True
         self.clear()
         self.clear_header("Server")
@@ -436,21 +438,22 @@ class ContainerProxyHandler(web.RequestHandler):
         try:
             try:
                 tunnel.upstream.write(self._upgrade_request())
-                head = await asyncio.wait_for(tunnel.upstream.answer_head(), _UPGRADE_TIMEOUT)
-                start, headers = _parse_response_head(head)
-                if start.code != 101:  # an error page, a redirect...: an ordinary response
-                    reader = tunnel.upstream.to_reader()
-                    body = await asyncio.wait_for(_read_body(reader, headers), _UPGRADE_TIMEOUT)
-                    self._relay_head(start.code, start.reason, list(headers.get_all()))
-                    self.finish(body)
+                answer = await asyncio.wait_for(
+                    tunnel.upstream.answer(_MAX_REFUSAL_BODY), _UPGRADE_TIMEOUT
+                )
+                if answer.status != 101:  # an error page, a redirect...: an ordinary response
+                    self._relay_head(answer.status, answer.reason, answer.headers)
+                    self.finish(b"".join(tunnel.upstream.body))
                     return
+                if answer.upgraded is None:
+                    raise ParseError("a 101 answer without Upgrade")
             except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
                 raise self._upstream_error(
                     502, "answered the WebSocket upgrade badly", exc
                 ) from None
             self.set_status(101)
             client = self.detach()  # tornado steps aside: from here on the socket is ours
-            await tunnel.connect_client(client, head)
+            await tunnel.connect_client(client)
             await tunnel.closed
             self.application.log_request(self)
         finally:
@@ -472,26 +475,3 @@ def _origin_key(origin: str) -> tuple[str, str, int | None]:
     except ValueError:
         return ("", "", None)
     return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
-
-
-def _parse_response_head(head: bytes) -> tuple[httputil.ResponseStartLine, httputil.HTTPHeaders]:
-    start_line, _, header_lines = head.decode("latin-1").partition("\r\n")
-    return httputil.parse_response_start_line(start_line), httputil.HTTPHeaders.parse(header_lines)
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: httputil.HTTPHeaders) -> bytes:
-    """The (small) body of a non-101 answer to an upgrade request."""
-    body = bytearray()
-    if "chunked" in headers.get("Transfer-Encoding", "").lower():
-        while size := int((await reader.readline()).split(b";")[0], 16):
-            body += (await reader.readexactly(size + 2))[:-2]
-            if len(body) > _MAX_REFUSAL_BODY:
-                raise ValueError("body too long")
-    elif "Content-Length" in headers:
-        if int(headers["Content-Length"]) > _MAX_REFUSAL_BODY:
-            raise ValueError("body too long")
-        body += await reader.readexactly(int(headers["Content-Length"]))
-    else:  # until the upstream closes
-        while len(body) <= _MAX_REFUSAL_BODY and (data := await reader.read(_CHUNK)):
-            body += data
-    return bytes(body)
