@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.client import responses
 from typing import Any
@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from tornado import iostream, web
 
+from .body import BodyPipe
 from .headers import (
     DEFAULT_CREDENTIAL_COOKIES,
     HOP_BY_HOP,
@@ -82,42 +83,6 @@ def no_container(url_id: str) -> web.HTTPError:
     return web.HTTPError(404, f"No container {url_id}.")
 
 
-class _BodyPipe:
-    """Hands a request body from tornado to the upstream exchange, chunk by chunk.
-
-    ``write`` waits (and with it tornado's reading from the client) while a few chunks are
-    queued, so an upload never piles up in memory.
-    """
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
-        self._discarding = False
-        self._aborted = False
-
-    async def write(self, chunk: bytes | None) -> None:
-        """Queue a chunk; ``None`` ends the body."""
-        if not self._discarding:
-            await self._queue.put(chunk)
-
-    def discard(self) -> None:
-        """The upstream reads no more: drop what waits and whatever comes."""
-        self._discarding = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
-
-    def abort(self) -> None:
-        """The client went away: fail the upload, so the upstream does not take it as complete."""
-        self.discard()
-        self._aborted = True
-        self._queue.put_nowait(None)
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        while (chunk := await self._queue.get()) is not None:
-            yield chunk
-        if self._aborted:
-            raise ConnectionResetError("the client went away during the upload")
-
-
 @web.stream_request_body
 class ContainerProxyHandler(web.RequestHandler):
     """Relays one HTTP request or WebSocket to a container, once :meth:`admit` let it in.
@@ -135,7 +100,7 @@ class ContainerProxyHandler(web.RequestHandler):
     admission: Admission | None = None
     frame_ancestors = "frame-ancestors 'self'"  # set_default_headers runs before initialize
     _relaying = False  # True once the upstream's response head replaces ours
-    _body: _BodyPipe | None = None
+    _body: BodyPipe | None = None
     _exchange: Exchange | None = None
     _upstream: asyncio.Future[Exchange] | None = None  # the request, when it has a body
     _client_gone = False
@@ -257,7 +222,7 @@ class ContainerProxyHandler(web.RequestHandler):
         headers = self.request.headers
         if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
             # the upload streams to the upstream while tornado reads it: start the request now
-            self._body = _BodyPipe()
+            self._body = BodyPipe()
             self._upstream = asyncio.ensure_future(self._send_upstream())
             self._upstream.add_done_callback(self._on_upstream_answer)
         # else the request goes out from _relay_http, with no task in between
@@ -351,15 +316,15 @@ class ContainerProxyHandler(web.RequestHandler):
                     return  # the client went away
                 self._upstream.result()
         except (asyncio.TimeoutError, TimeoutError):
-            raise self._upstream_error(504, "did not accept the connection in time") from None
+            raise await self._unanswered(504, "did not accept the connection in time") from None
         except UpstreamError as exc:
             if self._client_gone:
                 return
-            raise self._upstream_error(502, "answered badly", exc) from None
+            raise await self._unanswered(502, "answered badly", exc) from None
         except OSError as exc:
             if self._client_gone:
                 return
-            raise self._upstream_error(502, "is not reachable", exc) from None
+            raise await self._unanswered(502, "is not reachable", exc) from None
         complete = False
         try:
             self._relay_head(exchange.status, exchange.reason, exchange.headers)
@@ -416,6 +381,26 @@ class ContainerProxyHandler(web.RequestHandler):
         self.forget(self._url_id)  # it may have moved or gone
         return web.HTTPError(status, f"The application in container {self._url_id} {problem}.")
 
+    async def _unanswered(
+        self,
+        status: int,
+        problem: str,
+        exc: BaseException | None = None,
+        *,
+        websocket: bool = False,
+    ) -> web.HTTPError:
+        """The container gave no answer. If it is gone meanwhile (it was just stopped, the
+        cached target is stale) that is the one 404 of a missing container; else ``status``."""
+        error = self._upstream_error(status, problem, exc)
+        try:
+            await self.admit(self._url_id, websocket=websocket)  # asked afresh: forgotten
+        except web.HTTPError as refusal:
+            if refusal.status_code == 404:
+                return refusal
+        except Redirect:
+            pass
+        return error
+
     # -- WebSocket -----------------------------------------------------------------------------
 
     async def _tunnel_websocket(self) -> None:
@@ -432,9 +417,10 @@ class ContainerProxyHandler(web.RequestHandler):
                 self.client.connect_timeout,
             )
         except asyncio.TimeoutError:
-            raise self._upstream_error(504, "did not accept the connection in time") from None
+            problem = "did not accept the connection in time"
+            raise await self._unanswered(504, problem, websocket=True) from None
         except OSError as exc:
-            raise self._upstream_error(502, "is not reachable", exc) from None
+            raise await self._unanswered(502, "is not reachable", exc, websocket=True) from None
         try:
             try:
                 tunnel.upstream.write(self._upgrade_request())
