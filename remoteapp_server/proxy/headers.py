@@ -122,7 +122,7 @@ def without_token_param(uri: str) -> str:
     """A URI (request target or absolute URL) without ``token=`` in its query; the rest
     stays byte for byte."""
     path, question, query = uri.partition("?")
-    if "token" not in query:
+    if "token" not in query and "%" not in query:  # (a name may be percent-encoded)
         return uri
     query, hash_, fragment = query.partition("#")
     kept = [
