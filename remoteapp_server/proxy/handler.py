@@ -207,9 +207,10 @@ class ContainerProxyHandler(web.RequestHandler):
         """Check the path, admit, start the upstream request."""
         url_id, path = self.path_kwargs["url_id"], self.path_kwargs["path"]
         self._url_id = url_id
-        admission = await self.admit(url_id, websocket=websocket)
         if ".." in unquote(self.request.path).replace("\\", "/").split("/"):
+            # before anything is resolved: no way into another container's path
             raise web.HTTPError(400, "Paths with '..' segments are not proxied.")
+        admission = await self.admit(url_id, websocket=websocket)
         self.admission = admission
         if path is None:
             return  # _proxy redirects
