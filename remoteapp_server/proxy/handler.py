@@ -31,8 +31,8 @@ from .body import BodyPipe
 from .headers import (
     DEFAULT_CREDENTIAL_COOKIES,
     HOP_BY_HOP,
-    CookieRule,
     connection_tokens,
+    cookie_rule,
     forwarded_headers,
     strip_credentials,
 )
@@ -269,7 +269,7 @@ class ContainerProxyHandler(web.RequestHandler):
         request = self.request
         headers = request.headers
         target, kept = strip_credentials(
-            request.uri or "/", headers.get_all(), CookieRule(self.credential_cookies())
+            request.uri or "/", headers.get_all(), cookie_rule(tuple(self.credential_cookies()))
         )
         return target, forwarded_headers(
             kept,

@@ -7,6 +7,7 @@ Hub. :func:`strip_credentials` is the one place that removes them from a request
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
@@ -43,6 +44,12 @@ class CookieRule:
 
     def __call__(self, name: str) -> bool:
         return name in self.names or name.startswith(self.prefixes)
+
+
+@functools.lru_cache(maxsize=64)
+def cookie_rule(patterns: tuple[str, ...]) -> CookieRule:
+    """The CookieRule of ``patterns``, made once (a handler asks for it per request)."""
+    return CookieRule(patterns)
 
 
 def connection_tokens(values: Iterable[str]) -> frozenset[str]:
