@@ -282,3 +282,9 @@ async def test_websocket_origins_must_match_scheme_host_and_port(proxied, jp_htt
                 await session.ws_connect(ws_url, headers=auth, origin=origin)
             assert relayed.value.status == 200
         assert len(seen) == 2
+        # TLS ended by a reverse proxy in front: its X-Forwarded-Proto tells the scheme
+        https = f"https://127.0.0.1:{jp_http_port}"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as relayed:
+            headers = {**auth, "X-Forwarded-Proto": "https"}
+            await session.ws_connect(ws_url, headers=headers, origin=https)
+        assert relayed.value.status == 200

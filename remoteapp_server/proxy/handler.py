@@ -139,8 +139,15 @@ class ContainerProxyHandler(web.RequestHandler):
 
     def allowed_origins(self) -> set[str]:
         """Origins (``scheme://host[:port]``) whose pages may open WebSockets here: by
-        default this request's own."""
-        return {f"{self.request.protocol}://{self.request.host}"}
+        default this request's own, also with the scheme a reverse proxy reports in
+        ``X-Forwarded-Proto`` (TLS ended in front of a server that does not trust
+        X-headers; a browser page cannot set that header on a WebSocket)."""
+        request = self.request
+        origins = {f"{request.protocol}://{request.host}"}
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+        if forwarded in ("http", "https"):
+            origins.add(f"{forwarded}://{request.host}")
+        return origins
 
     def origin_allowed(self, origin: str) -> bool:
         """Whether a browser page of ``origin`` may open a WebSocket here (cross-site
