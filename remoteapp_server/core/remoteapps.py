@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .accounting import Accounting, Grant, Policy
-from .accounting.base import check_page, page_of
 from .containers import Container, ContainerManager
 from .containers.manager import ProgressCallback
 from .errors import BadRequest, NotFound, PermissionDenied
 from .images import Image, image_from_labels
+from .paging import Page, check_page
 
 T = TypeVar("T")
 
@@ -42,29 +42,6 @@ class Identity:
             "scopes": sorted(self.scopes),
             "mode": mode,
         }
-
-
-@dataclass
-class Page:
-    """One page of a long listing."""
-
-    items: list[Any]
-    total: int
-    offset: int = 0
-    limit: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "items": self.items,
-            "total": self.total,
-            "offset": self.offset,
-            "limit": self.limit,
-        }
-
-
-def paginate(items: list[Any], offset: int = 0, limit: int | None = None) -> Page:
-    """A page of a listing that is small enough to be built whole (containers, images)."""
-    return Page(page_of(items, offset, limit), len(items), offset, limit)
 
 
 @dataclass
@@ -315,9 +292,13 @@ class RemoteApps:
         self.require_admin(who)
         await self._db(self.accounting.revoke_mapping, mapping_id)
 
-    async def admin_containers(self, who: Identity) -> list[Container]:
+    async def admin_containers(
+        self, who: Identity, *, offset: int = 0, limit: int | None = None
+    ) -> Page:
+        """One page of every container of the realm, as JSON objects."""
         self.require_admin(who)
-        return await self.containers.list()
+        check_page(offset, limit)
+        return Page.of([c.to_dict() for c in await self.containers.list()], offset, limit)
 
     async def admin_stop(self, who: Identity, url_id: str) -> None:
         self.require_admin(who)
@@ -325,13 +306,18 @@ class RemoteApps:
         self.forget_target(url_id)
         await self.containers.stop(url_id)
 
-    async def admin_images(self, who: Identity) -> list[dict[str, Any]]:
+    async def admin_images(
+        self, who: Identity, *, offset: int = 0, limit: int | None = None
+    ) -> Page:
+        """One page of the labelled docker images, each saying whether it is registered."""
         self.require_admin(who)
+        check_page(offset, limit)
         registered = set(await self._db(self.accounting.list_applications))
-        return [
+        images = [
             dict(image.to_dict(), registered=image.name in registered, problems=image.problems)
             for image in await self.containers.list_images()
         ]
+        return Page.of(images, offset, limit)
 
     async def admin_stats(self, who: Identity) -> dict[str, Any]:
         self.require_admin(who)

@@ -10,7 +10,6 @@ from tornado.iostream import StreamClosedError
 
 from ..core.accounting import Policy
 from ..core.errors import BadRequest, RemoteAppError
-from ..core.remoteapps import paginate
 from .base import API_PREFIX, RemoteAppApi, RemoteAppHandler
 
 _POLICY_FIELDS = tuple(Policy.__dataclass_fields__)
@@ -124,9 +123,6 @@ class AdminListApi(AdminApi):
     def page_arguments(self) -> dict[str, Any]:
         return {"offset": self.int_argument("offset", 0), "limit": self.int_argument("limit", None)}
 
-    def write_page(self, items: list[Any]) -> None:
-        self.write_json(paginate(items, **self.page_arguments).to_dict())
-
 
 class AdminUsersApi(AdminListApi):
     @web.authenticated
@@ -218,8 +214,8 @@ class AdminGrantApi(AdminApi):
 class AdminContainersApi(AdminListApi):
     @web.authenticated
     async def get(self):
-        containers = await self.remoteapps.admin_containers(self.identity)
-        self.write_page([c.to_dict() for c in containers])
+        page = await self.remoteapps.admin_containers(self.identity, **self.page_arguments)
+        self.write_json(page.to_dict())
 
 
 class AdminContainerApi(AdminApi):
@@ -232,7 +228,8 @@ class AdminContainerApi(AdminApi):
 class AdminImagesApi(AdminListApi):
     @web.authenticated
     async def get(self):
-        self.write_page(await self.remoteapps.admin_images(self.identity))
+        page = await self.remoteapps.admin_images(self.identity, **self.page_arguments)
+        self.write_json(page.to_dict())
 
 
 class AdminStatsApi(AdminApi):

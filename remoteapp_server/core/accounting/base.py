@@ -6,13 +6,10 @@ import abc
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TypeVar
 
 from ..errors import BadRequest
 
 VOLUME_MODES = ("ro", "rw")
-
-T = TypeVar("T")
 
 # A docker image reference as docker parses it (distribution/reference):
 # [domain[:port]/]path[/path...][:tag][@digest], the digest of an algorithm docker knows
@@ -261,17 +258,3 @@ class Accounting(abc.ABC):
     def _one_grantee(user: str | None, group: str | None) -> None:
         if (user is None) == (group is None):
             raise BadRequest("a grant names exactly one user or one group")
-
-
-def check_page(offset: int, limit: int | None) -> None:
-    """BadRequest unless ``offset``/``limit`` describe a page: offset ≥ 0, limit ≥ 1 or None."""
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise BadRequest(f"offset must be an integer ≥ 0, not {offset!r}")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise BadRequest(f"limit must be an integer ≥ 1, not {limit!r}")
-
-
-def page_of(items: Sequence[T], offset: int = 0, limit: int | None = None) -> list[T]:
-    """One page of an ordered sequence, for backends that hold everything in memory."""
-    check_page(offset, limit)
-    return list(items[offset : None if limit is None else offset + limit])

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadRequest, ReadOnly, RemoteAppError, Unavailable
+from ..paging import page_of
 from .base import (
     Accounting,
     Grant,
     Policy,
-    page_of,
     validate_image_name,
     validate_user_name,
 )

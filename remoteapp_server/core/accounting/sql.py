@@ -26,12 +26,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from ..errors import BadRequest, Exists, NotFound, Unavailable
+from ..paging import check_page
 from . import migrate
 from .base import (
     Accounting,
     Grant,
     Policy,
-    check_page,
     validate_image_name,
     validate_user_name,
 )
