@@ -20,6 +20,7 @@ from . import __version__
 from .client import RemoteAppClient, RemoteAppClientError, save_login
 from .config import DEFAULT_SERVICE_URL, RemoteApp
 from .core.accounting import Policy
+from .core.accounting.policy import POLICY_FLAGS
 from .core.errors import RemoteAppError
 
 
@@ -233,7 +234,8 @@ class AppGroup(Group):
 
 # ------------------------------------------------------------------ grants
 class PolicyCommand(Command):
-    """Options that select a grantee and describe a policy."""
+    """Options that select a grantee and describe a policy: a flag per policy flag
+    (``--allow-home``...), ``--volume`` and ``--app-license``, named as in the REST API."""
 
     group = Unicode(None, allow_none=True, help="A JupyterHub group instead of a user.").tag(
         config=True
@@ -257,19 +259,17 @@ class PolicyCommand(Command):
         )
         flags = {
             flag.replace("_", "-"): ({name: {flag: True}}, f"Policy: {flag.replace('_', ' ')}.")
-            for flag in ("allow_home", "allow_view", "allow_common", "allow_startup_data")
+            for flag in POLICY_FLAGS
         }
         return aliases, flags
 
     def policy(self) -> Policy:
-        return Policy.with_volume(
-            self.volume,
-            allow_home=self.allow_home,
-            allow_view=self.allow_view,
-            allow_common=self.allow_common,
-            allow_startup_data=self.allow_startup_data,
-            app_license=self.app_license,
-        )
+        """The policy the options describe, parsed as the REST API parses its ``policy``."""
+        options = {flag: getattr(self, flag) for flag in POLICY_FLAGS}
+        options["app_license"] = self.app_license
+        if self.volume is not None:
+            options["volume"] = self.volume
+        return Policy.from_dict(options)
 
     def grantee(self, args: list[str]) -> dict[str, str]:
         if self.group is not None and args:
@@ -543,11 +543,7 @@ async def _get_image(settings: RemoteApp, name: str):
 
 
 def _policy_text(policy: Policy) -> str:
-    parts = [
-        k
-        for k in ("allow_home", "allow_view", "allow_common", "allow_startup_data")
-        if getattr(policy, k)
-    ]
+    parts = policy.flags
     if policy.volume:
         parts.append(f"volume={policy.volume}")
     if policy.app_license:

@@ -12,8 +12,6 @@ from ..core.accounting import Policy
 from ..core.errors import BadRequest, RemoteAppError
 from .base import API_PREFIX, RemoteAppApi, RemoteAppHandler
 
-_POLICY_FIELDS = tuple(Policy.__dataclass_fields__)
-
 
 class MeApi(RemoteAppApi):
     @web.authenticated
@@ -181,23 +179,7 @@ class AdminGrantsApi(AdminListApi):
         for key in ("user", "group"):
             if key in body and not isinstance(body[key], str):
                 raise BadRequest(f"{key} must be text")
-        policy = body.get("policy", {})
-        if not isinstance(policy, dict):
-            raise BadRequest("policy must be an object")
-        unknown = sorted(set(policy) - set(_POLICY_FIELDS) - {"volume"})
-        if unknown:
-            raise BadRequest(f"unknown policy field(s): {', '.join(unknown)}")
-        for key in ("allow_home", "allow_view", "allow_common", "allow_startup_data"):
-            if not isinstance(policy.get(key, False), bool):
-                raise BadRequest(f"policy.{key} must be true or false")
-        for key in ("volume", "volume_source", "volume_target", "volume_mode", "app_license"):
-            if not isinstance(policy.get(key, ""), str):
-                raise BadRequest(f"policy.{key} must be text")
-        volume = policy.pop("volume", "")
-        split = sorted(key for key in policy if key.startswith("volume_"))
-        if volume and split:
-            raise BadRequest(f"policy.volume replaces {', '.join(split)}: give one or the other")
-        policy = Policy.with_volume(volume, **policy) if volume else Policy(**policy)
+        policy = Policy.from_dict(body.get("policy", {}))
         grant = await self.remoteapps.admin_grant(
             self.identity, body["image"], policy, user=body.get("user"), group=body.get("group")
         )

@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
 from ..errors import Unavailable
+from .policy import MAX_LICENSE_LENGTH, MAX_PATH_LENGTH, POLICY_FIELDS
 
 #: Seconds a SQLite connection waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT = 10.0
@@ -37,8 +38,6 @@ SQLITE_BUSY_TIMEOUT = 10.0
 # SQLAccounting checks them up front and answers BadRequest instead of a database error.
 MAX_NAME_LENGTH = 255
 MAX_IMAGE_LENGTH = 512
-MAX_PATH_LENGTH = 1024
-MAX_LICENSE_LENGTH = 1024
 
 # Deterministic constraint names, so that migrations (batch mode on SQLite) can refer to them.
 NAMING_CONVENTION = {
@@ -82,17 +81,7 @@ class ApplicationPolicy(Base):
 
     __tablename__ = "application_policy"
     __table_args__ = (
-        UniqueConstraint(
-            "allow_home",
-            "allow_view",
-            "allow_common",
-            "volume_source",
-            "volume_target",
-            "volume_mode",
-            "app_license",
-            "allow_startup_data",
-            name="uq_application_policy_content",
-        ),
+        UniqueConstraint(*POLICY_FIELDS, name="uq_application_policy_content"),
         CheckConstraint("volume_mode IN ('', 'ro', 'rw')", name="volume_mode"),
     )
 

@@ -28,16 +28,8 @@ from sqlalchemy.orm import Session
 from ..errors import BadRequest, Exists, NotFound, Unavailable
 from ..paging import check_page
 from . import migrate
-from .base import (
-    Accounting,
-    Grant,
-    Policy,
-    validate_image_name,
-    validate_user_name,
-)
+from .base import Accounting, Grant, validate_image_name, validate_user_name
 from .orm import (
-    MAX_LICENSE_LENGTH,
-    MAX_PATH_LENGTH,
     AccountingEntry,
     Application,
     ApplicationPolicy,
@@ -51,19 +43,9 @@ from .orm import (
     sqlite_read_only,
     writing,
 )
+from .policy import POLICY_FIELDS, Policy, check_grantable
 
 log = logging.getLogger(__name__)
-
-_POLICY_FIELDS = (
-    "allow_home",
-    "allow_view",
-    "allow_common",
-    "volume_source",
-    "volume_target",
-    "volume_mode",
-    "app_license",
-    "allow_startup_data",
-)
 
 # Hints appended to the database's own error text, by what that text contains.
 _UNAVAILABLE_HINTS = {
@@ -235,7 +217,7 @@ class SQLAccounting(Accounting):
     ) -> Grant:
         self._one_grantee(user, group)
         image = validate_image_name(image)
-        _check_policy(policy)
+        check_grantable(policy)
         grantee = _grantee(user, group)
         conflict = f"{image!r} is granted to {grantee} under this policy already"
         with self._transaction(write=True, conflict=conflict) as session:
@@ -283,7 +265,7 @@ class SQLAccounting(Accounting):
         query = _grants_query(image=image, user=user, group=group).where(
             *(
                 getattr(ApplicationPolicy, field) == getattr(policy, field)
-                for field in _POLICY_FIELDS
+                for field in POLICY_FIELDS
             )
         )
         with self._transaction(write=True) as session:
@@ -428,38 +410,6 @@ def _grantee(user: str | None, group: str | None) -> str:
     return f"user {user!r}" if user is not None else f"group {group!r}"
 
 
-def _check_policy(policy: Policy) -> None:
-    """Refuse what is not a Policy, values longer than the columns hold, and text that not
-    every database stores (PostgreSQL refuses NUL; no driver encodes lone surrogates)."""
-    if not isinstance(policy, Policy):
-        raise BadRequest(f"a grant needs a Policy, not {type(policy).__name__}")
-    for field, limit in (
-        ("volume_source", MAX_PATH_LENGTH),
-        ("volume_target", MAX_PATH_LENGTH),
-        ("app_license", MAX_LICENSE_LENGTH),
-    ):
-        value = getattr(policy, field)
-        if len(value) > limit:
-            raise BadRequest(f"policy {field} is longer than {limit} characters")
-        if "\0" in value or not _encodable(value):
-            raise BadRequest(f"policy {field} must be text without NUL or invalid characters")
-    # where docker cannot mount: the start would fail for every user of the grant
-    target = "/" + "/".join(filter(None, policy.volume_target.split("/")))
-    if policy.volume_target and (target in ("/", "/dev", "/proc") or target.startswith("/proc/")):
-        raise BadRequest(
-            f"volume target {policy.volume_target!r} is not allowed: "
-            "docker cannot mount over / or /dev, or inside /proc"
-        )
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _user_id(session: Session, name: str) -> int:
     user_id = session.scalar(select(User.id).where(User.name == name))
     if user_id is None:
@@ -478,7 +428,7 @@ def _group_id(session: Session, name: str) -> int:
 
 def _policy_id(session: Session, policy: Policy) -> int:
     """The id of the row with this policy's content; stored once, shared by grants."""
-    values = {field: getattr(policy, field) for field in _POLICY_FIELDS}
+    values = {field: getattr(policy, field) for field in POLICY_FIELDS}
     query = select(ApplicationPolicy.id).where(
         *(getattr(ApplicationPolicy, field) == value for field, value in values.items())
     )
@@ -582,7 +532,7 @@ def _grants_query(
             Application.image,
             User.name.label("user"),
             HubGroup.name.label("group"),
-            *(getattr(ApplicationPolicy, field) for field in _POLICY_FIELDS),
+            *(getattr(ApplicationPolicy, field) for field in POLICY_FIELDS),
         )
         .join(Application, AccountingEntry.application_id == Application.id)
         .join(ApplicationPolicy, AccountingEntry.policy_id == ApplicationPolicy.id)
@@ -600,7 +550,7 @@ def _grants_query(
 
 
 def _to_grant(row) -> Grant:
-    policy = Policy(**{field: getattr(row, field) for field in _POLICY_FIELDS})
+    policy = Policy(**{field: getattr(row, field) for field in POLICY_FIELDS})
     return Grant(
         mapping_id=row.mapping_id, image=row.image, policy=policy, user=row.user, group=row.group
     )
