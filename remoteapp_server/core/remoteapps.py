@@ -110,7 +110,8 @@ class RemoteApps:
         wanted = set(names)
         found = {image.name: image for image in await self.containers.list_images()}
         return {
-            name: found.get(name) or image_from_labels(name, {}, self.containers.options.namespace)
+            name: found.get(name)
+            or image_from_labels(name, {}, self.containers.options.label_namespace)
             for name in wanted
         }
 
