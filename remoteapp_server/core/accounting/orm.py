@@ -24,7 +24,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
@@ -265,3 +265,24 @@ def writing(engine: Engine) -> Engine:
 
 def _is_true(value: object) -> bool:
     return str(value).lower() in ("true", "1", "yes")
+
+
+def reopen_when_writable(engine: Engine, url: URL) -> None:
+    """SQLite opens a file it cannot write read-only, and such a connection stays
+    read-only: replace it once the file is writable again (made writable, the filesystem
+    remounted), so that changes work without a restart."""
+    path = sqlite_file(url)
+    if path is None or sqlite_read_only(url):
+        return
+
+    def writable() -> bool:
+        return os.access(path, os.W_OK)
+
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection, record) -> None:
+        record.info["read_only"] = not writable()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(_dbapi_connection, record, _proxy) -> None:
+        if record.info.get("read_only") and writable():
+            raise DisconnectionError("the database file is writable again: reconnect")
