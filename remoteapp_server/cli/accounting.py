@@ -1,92 +1,18 @@
-"""``jupyter remoteapp``: the operator's command line.
-
-Database commands (``db``, ``user``, ``app``, ``grant``, ``revoke``, ``images``) work on
-the accounting and the docker engine directly, with the same ``c.RemoteApp``
-configuration the server uses. Errors are one line on stderr and a non-zero exit.
-"""
+"""Commands on the accounting and the docker engine directly: ``db``, ``user``, ``app``,
+``grant``, ``revoke`` and ``images``, with the ``c.RemoteApp`` configuration the server uses."""
 
 from __future__ import annotations
 
 import asyncio
-import getpass
-import os
 import sys
 
-from jupyter_core.application import JupyterApp
-from traitlets import Bool, List, Unicode
-from traitlets.config import Application
+from traitlets import Bool, Unicode
 
-from . import __version__
-from .client import RemoteAppClient, RemoteAppClientError, save_login
-from .config import DEFAULT_SERVICE_URL, RemoteApp
-from .core.accounting import Policy
-from .core.accounting.policy import POLICY_FLAGS
-from .core.errors import RemoteAppError
-
-
-class UsageError(Exception):
-    """Wrong arguments: the usage is printed and the exit code is 2."""
-
-
-class Command(JupyterApp):
-    """Base of every leaf command: shared options, config files, error handling."""
-
-    version = __version__
-    config_file_name = Unicode("jupyter_remoteapp_config")
-    #: ``jupyter remoteapp user create NAME`` → "user create NAME"
-    usage_line = ""
-    aliases = {"db": "RemoteApp.accounting_url", "log-level": "Application.log_level"}
-    flags = {}
-    classes = [RemoteApp]
-
-    def load_config_file(self, suppress_errors=True):
-        # the server's config first, so ``c.RemoteApp`` written for the server applies here
-        Application.load_config_file(self, "jupyter_server_config", path=self.config_file_paths)
-        super().load_config_file(suppress_errors=suppress_errors)
-
-    @property
-    def settings(self) -> RemoteApp:
-        if not hasattr(self, "_settings"):
-            self._settings = RemoteApp(parent=self)
-        return self._settings
-
-    def start(self):
-        try:
-            self.run()
-        except UsageError as exc:
-            print(f"usage: jupyter remoteapp {self.usage_line}\nerror: {exc}", file=sys.stderr)
-            self.exit(2)
-        except RemoteAppError as exc:
-            print(f"jupyter remoteapp: error: {exc.message}", file=sys.stderr)
-            self.exit(1)
-        except RemoteAppClientError as exc:
-            print(f"jupyter remoteapp: error: {exc}", file=sys.stderr)
-            self.exit(1)
-
-    def run(self) -> None:
-        raise NotImplementedError
-
-    def args(self, count: int, names: str) -> list[str]:
-        if len(self.extra_args) != count:
-            raise UsageError(f"expected {names}, got {len(self.extra_args)} argument(s)")
-        return list(self.extra_args)
-
-    def accounting(self):
-        return self.settings.open_accounting()
-
-
-class Group(JupyterApp):
-    """A command with subcommands and nothing to do of its own."""
-
-    version = __version__
-
-    def start(self):
-        if self.subapp is None:
-            names = ", ".join(sorted(self.subcommands))
-            where = "" if self.parent is None else f" {self.name}"
-            print(f"jupyter remoteapp{where}: choose a subcommand: {names}", file=sys.stderr)
-            self.exit(2)
-        return self.subapp.start()
+from ..config import RemoteApp
+from ..core.accounting import Policy
+from ..core.accounting.policy import POLICY_FLAGS
+from ..core.errors import RemoteAppError
+from .base import Command, Group, UsageError
 
 
 # ------------------------------------------------------------------ database
@@ -96,7 +22,7 @@ class DbInit(Command):
     usage_line = "db init [--db URL]"
 
     def run(self):
-        from .core.accounting import migrate
+        from ..core.accounting import migrate
 
         url = self.settings.accounting_url
         before = migrate.current_revision(url)
@@ -112,7 +38,7 @@ class DbUpgrade(Command):
     usage_line = "db upgrade [--db URL]"
 
     def run(self):
-        from .core.accounting import migrate
+        from ..core.accounting import migrate
 
         url = self.settings.accounting_url
         before = migrate.current_revision(url)
@@ -356,170 +282,6 @@ class Images(Command):
             print(f"{image.name}\t{image.type}\t{image.ui_name}")
 
 
-# ------------------------------------------------------------------ REST (a running server)
-class RestCommand(Command):
-    """Talks to a running server's REST API, as the user whose token it holds."""
-
-    url = Unicode(
-        None,
-        allow_none=True,
-        help="""URL of the Jupyter server, with its base path (e.g.
-        https://hub.example.org/user/alice/). Default: $REMOTEAPP_URL, the JupyterHub
-        environment, the login file, or the Jupyter server running on this machine.""",
-    ).tag(config=True)
-    token = Unicode(
-        None,
-        allow_none=True,
-        help="API token (default: $REMOTEAPP_TOKEN, $JUPYTERHUB_API_TOKEN or the login file).",
-    ).tag(config=True)
-    aliases = {
-        "url": "RestCommand.url",
-        "token": "RestCommand.token",
-        "log-level": "Application.log_level",
-    }
-
-    def client(self) -> RemoteAppClient:
-        return RemoteAppClient(self.url, self.token)
-
-
-class Available(RestCommand):
-    name = "available"
-    description = "List the applications you may start, with their mapping ids."
-    usage_line = "available [--url URL]"
-
-    def run(self):
-        self.args(0, "no argument")
-        for entry in self.client().applications():
-            image = entry["image"]
-            running = f"  running: {', '.join(entry['containers'])}" if entry["containers"] else ""
-            print(f"{entry['mapping_id']}  {image['name']}  {image['ui_name']}{running}")
-
-
-class Start(RestCommand):
-    name = "start"
-    description = "Start an application and print its URL when it is ready."
-    usage_line = "start MAPPING_ID [--resolution WxH] [--url URL]"
-    resolution = Unicode(None, allow_none=True, help="Display size, e.g. 1280x800.").tag(
-        config=True
-    )
-    aliases = dict(RestCommand.aliases, resolution="Start.resolution")
-
-    def run(self):
-        (mapping_id,) = self.args(1, "MAPPING_ID")
-        client = self.client()
-        container = client.start(
-            mapping_id,
-            resolution=self.resolution,
-            progress=lambda event: print(f"{event['stage']}: {event['message']}", file=sys.stderr),
-        )
-        print(client.url(container))
-
-
-class Running(RestCommand):
-    name = "running"
-    description = "List your running applications."
-    usage_line = "running [--url URL]"
-
-    def run(self):
-        self.args(0, "no argument")
-        client = self.client()
-        for container in client.containers():
-            print(
-                f"{container['url_id']}  {container['status']}  {container['image']}  "
-                f"{client.url(container)}"
-            )
-
-
-class Stop(RestCommand):
-    name = "stop"
-    description = "Stop one of your applications."
-    usage_line = "stop URL_ID [--url URL]"
-
-    def run(self):
-        (url_id,) = self.args(1, "URL_ID")
-        self.client().stop(url_id)
-        print(f"stopped {url_id}")
-
-
-class Logs(RestCommand):
-    name = "logs"
-    description = "Print the output of one of your applications."
-    usage_line = "logs URL_ID [--url URL]"
-
-    def run(self):
-        (url_id,) = self.args(1, "URL_ID")
-        sys.stdout.write(self.client().logs(url_id))
-
-
-class Login(RestCommand):
-    name = "login"
-    description = "Save a server URL and token (owner-only file) for the REST commands."
-    usage_line = "login --url URL [--token TOKEN]  (the token is asked for when not given)"
-
-    def run(self):
-        self.args(0, "no argument")
-        if not self.url:
-            raise UsageError("--url is required")
-        token = self.token or os.environ.get("REMOTEAPP_TOKEN")
-        if not token:
-            if not sys.stdin.isatty():
-                raise UsageError("give --token or $REMOTEAPP_TOKEN (no terminal to ask)")
-            token = getpass.getpass("token: ")
-        RemoteAppClient(self.url, token).me()  # check before saving
-        print(f"saved to {save_login(self.url, token)}")
-
-
-# ------------------------------------------------------------------ JupyterHub
-class HubConfig(Command):
-    name = "hub-config"
-    description = """Print the JupyterHub configuration of a remoteapp deployment: the
-    managed service, the custom:remoteapp:admin scope and its role, the user role's access
-    to the service, and the spawner settings that put single-user servers in hub mode."""
-    usage_line = (
-        "hub-config [--admin-user NAME ...] [--admin-group G ...] [--service-url URL] [--db URL]"
-    )
-
-    service_url = Unicode(
-        DEFAULT_SERVICE_URL,
-        help="Where the remoteapp service listens (JupyterHub's service url).",
-    ).tag(config=True)
-    servers_service_url = Unicode(
-        None,
-        allow_none=True,
-        help="""The service as single-user servers reach it, with its path. Default: the
-        service URL + /services/remoteapp/ (servers on the Hub's host). With
-        DockerSpawner: an address the containers reach.""",
-    ).tag(config=True)
-    admin_users = List(Unicode(), help="Users given the remoteapp-admin role.").tag(config=True)
-    admin_groups = List(Unicode(), help="Groups given the remoteapp-admin role.").tag(config=True)
-    aliases = dict(
-        Command.aliases,
-        **{
-            "service-url": "HubConfig.service_url",
-            "servers-service-url": "HubConfig.servers_service_url",
-            "admin-user": "HubConfig.admin_users",
-            "admin-group": "HubConfig.admin_groups",
-        },
-    )
-
-    def run(self):
-        from .hub import hub_config_text
-
-        self.args(0, "no argument")
-        # options given here (--db) go to the service's command line
-        options = dict(self.cli_config.get("RemoteApp", {}))
-        sys.stdout.write(
-            hub_config_text(
-                service_url=self.service_url,
-                servers_service_url=self.servers_service_url,
-                admin_users=self.admin_users,
-                admin_groups=self.admin_groups,
-                remoteapp_options=options,
-                python=sys.executable,
-            )
-        )
-
-
 async def _list_images(settings: RemoteApp):
     manager = settings.container_manager()
     try:
@@ -549,44 +311,3 @@ def _policy_text(policy: Policy) -> str:
     if policy.app_license:
         parts.append("license")
     return ", ".join(parts) or "-"
-
-
-class RemoteAppCLI(Group):
-    name = "jupyter-remoteapp"
-    description = """Manage remoteapp: the accounting database (users, applications,
-    grants) and the docker images that carry remoteapp labels."""
-    examples = """
-jupyter remoteapp db init
-jupyter remoteapp user create alice
-jupyter remoteapp app create remoteapp/demo-vnc:latest --verify
-jupyter remoteapp grant remoteapp/demo-vnc:latest alice --allow-home
-jupyter remoteapp revoke --all remoteapp/demo-vnc:latest
-jupyter remoteapp images
-"""
-    subcommands = {
-        "db": (DbGroup, DbGroup.description),
-        "user": (UserGroup, UserGroup.description),
-        "app": (AppGroup, AppGroup.description),
-        "grant": (Grant, Grant.description),
-        "revoke": (Revoke, Revoke.description.split(":")[0] + "."),
-        "images": (Images, Images.description),
-        "available": (Available, Available.description),
-        "start": (Start, Start.description),
-        "running": (Running, Running.description),
-        "stop": (Stop, Stop.description),
-        "logs": (Logs, Logs.description),
-        "login": (Login, Login.description),
-        "hub-config": (HubConfig, HubConfig.description.split(":")[0] + "."),
-        "service": (
-            "remoteapp_server.service.RemoteAppService",
-            "Run the remoteapp JupyterHub service (JupyterHub starts it: see hub-config).",
-        ),
-    }
-
-
-def main(argv: list[str] | None = None) -> None:
-    RemoteAppCLI.launch_instance(argv)
-
-
-if __name__ == "__main__":
-    main()
