@@ -89,7 +89,10 @@ class HubApiAuth(ApiAuth):
         )
 
     def check_xsrf_cookie(self, handler: ApiHandler) -> None:
-        # HubOAuth checks XSRF itself for cookie-authenticated requests (tokens need none)
+        # HubOAuth checks XSRF itself for cookie-authenticated requests (tokens need none).
+        # (Its get_user also patches this check into jupyter_server's JupyterHandler for
+        # handlers that are not HubAuthenticated -- jupyterhub 6.1; ApiHandler's own
+        # check_xsrf_cookie comes first and lands here, so that changes nothing.)
         self.hub_auth.check_xsrf_cookie(handler)
 
 
