@@ -17,7 +17,7 @@ from jupyter_server.extension.application import ExtensionApp
 from .config import HUB_MODE, RemoteApp
 from .core.accounting import unavailable
 from .core.errors import RemoteAppError
-from .core.operations import Identity, Operations
+from .core.remoteapps import Identity, Operations
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
 from .handlers.forward import ServiceClient, ServiceTargetResolver, forward_handlers

@@ -43,7 +43,7 @@ from . import __version__
 from .config import DEFAULT_SERVICE_URL, HUB_MODE, SERVICE_NAME, RemoteApp
 from .core.accounting import unavailable
 from .core.errors import RemoteAppError
-from .core.operations import ADMIN_SCOPE, Identity, Operations
+from .core.remoteapps import ADMIN_SCOPE, Identity, Operations
 from .handlers.api import api_handlers
 from .handlers.base import ApiAuth, ApiHandler
 

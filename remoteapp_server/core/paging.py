@@ -8,7 +8,7 @@ or :meth:`Page.of`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -44,6 +44,10 @@ class Page:
     def of(cls, items: Sequence[Any], offset: int = 0, limit: int | None = None) -> Page:
         """The page of a listing small enough to be built whole (containers, images)."""
         return cls(page_of(items, offset, limit), len(items), offset, limit)
+
+    def map(self, item: Callable[[Any], Any]) -> Page:
+        """The same page with ``item(x)`` for each item (e.g. its JSON form)."""
+        return Page([item(x) for x in self.items], self.total, self.offset, self.limit)
 
     def to_dict(self) -> dict[str, Any]:
         return {

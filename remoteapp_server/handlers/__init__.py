@@ -1,7 +1,7 @@
 """Tornado handlers: REST API v1 and the container proxy.
 
 Shared by the server extension and the JupyterHub service. Handlers are thin: they
-establish the caller's :class:`~remoteapp_server.core.operations.Identity`, call
-:class:`~remoteapp_server.core.operations.Operations` and turn domain errors into
+establish the caller's :class:`~remoteapp_server.core.remoteapps.Identity`, call
+:class:`~remoteapp_server.core.remoteapps.Operations` and turn domain errors into
 ``{"status", "message"}`` JSON.
 """

@@ -9,6 +9,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..core.accounting import Policy
+from ..core.containers import Container
 from ..core.errors import BadRequest, RemoteAppError
 from .base import API_PREFIX, ApiAuth, ApiHandler
 
@@ -197,7 +198,7 @@ class AdminContainersHandler(AdminListHandler):
     @web.authenticated
     async def get(self):
         page = await self.operations.admin_containers(self.identity, **self.page_arguments)
-        self.write_json(page.to_dict())
+        self.write_json(page.map(Container.to_dict).to_dict())
 
 
 class AdminContainerHandler(AdminHandler):

@@ -18,7 +18,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..core.errors import BadRequest, RemoteAppError, Unavailable
-from ..core.operations import ADMIN_SCOPE, Identity, Operations
+from ..core.remoteapps import ADMIN_SCOPE, Identity, Operations
 
 #: REST bodies are small JSON documents; anything bigger is a mistake or an attack.
 MAX_JSON_BODY = 64 * 1024
