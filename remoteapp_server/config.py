@@ -2,13 +2,17 @@
 
 Operators write ``c.RemoteApp.<trait>`` once (in ``jupyter_server_config.py`` or
 ``jupyter_remoteapp_config.py``) and every entry point builds the same core objects
-from it.
+from it. The container options are traits here (with their help) named as the fields of
+:class:`~remoteapp_server.core.containers.ContainerOptions`, which holds their defaults;
+:meth:`RemoteApp.container_options` copies each field from its trait.
 """
 
 from __future__ import annotations
 
+import copy
 import getpass
 import os
+from dataclasses import fields
 
 from jupyter_core.paths import jupyter_data_dir
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, Union, default
@@ -16,8 +20,6 @@ from traitlets.config import Configurable
 
 from .core.accounting import Accounting, open_accounting
 from .core.containers import PULL_POLICIES, AsyncDocker, ContainerManager, ContainerOptions
-from .core.containers.manager import DEFAULT_CAP_DROP, DEFAULT_PIDS_LIMIT
-from .core.images import DEFAULT_NAMESPACE
 
 #: the name JupyterHub knows the remoteapp service by (``c.JupyterHub.services``)
 SERVICE_NAME = "remoteapp"
@@ -25,6 +27,10 @@ SERVICE_NAME = "remoteapp"
 DEFAULT_SERVICE_URL = "http://127.0.0.1:10101"
 #: the mode ``GET me`` reports behind JupyterHub with the service
 HUB_MODE = "hub"
+
+
+#: the default of every container option (a trait below takes its default from here)
+_CONTAINER_DEFAULTS = ContainerOptions()
 
 
 def default_accounting_path() -> str:
@@ -48,14 +54,14 @@ class RemoteApp(Configurable):
         return os.environ.get("REMOTEAPP_DB") or default_accounting_path()
 
     label_namespace = Unicode(
-        DEFAULT_NAMESPACE,
+        _CONTAINER_DEFAULTS.label_namespace,
         help="""Prefix of the docker labels that describe an application image
         (``<prefix>ui_name``, ``<prefix>type``, ...) and of the run-info labels put on
         containers. The default reads SimPhoNy-remote images unchanged.""",
     ).tag(config=True)
 
     realm = Unicode(
-        "remoteapp",
+        _CONTAINER_DEFAULTS.realm,
         help="""Label value that marks the containers of this deployment. Servers sharing
         a docker engine see each other's containers only when they share the realm.""",
     ).tag(config=True)
@@ -74,19 +80,19 @@ class RemoteApp(Configurable):
     ).tag(config=True)
 
     host_ip = Unicode(
-        "127.0.0.1",
+        _CONTAINER_DEFAULTS.host_ip,
         help="""Host address container ports are published on. Keep it on loopback: the
         authenticated proxy is the only way into a container.""",
     ).tag(config=True)
 
     network_name = Unicode(
-        None,
+        _CONTAINER_DEFAULTS.network_name,
         allow_none=True,
         help="Docker network to attach the containers to (None: docker's default bridge).",
     ).tag(config=True)
 
     use_internal_ip = Bool(
-        False,
+        _CONTAINER_DEFAULTS.use_internal_ip,
         help="""Reach containers at their address on ``network_name`` instead of a port
         published on ``host_ip`` (for a server that runs in a container itself).""",
     ).tag(config=True)
@@ -94,32 +100,32 @@ class RemoteApp(Configurable):
     mem_limit = Union(
         [Int(), Unicode()],
         allow_none=True,
-        default_value=None,
+        default_value=_CONTAINER_DEFAULTS.mem_limit,
         help="Memory limit per container: bytes or a docker string such as '2g'.",
     ).tag(config=True)
 
     cpu_limit = Float(
-        None,
+        _CONTAINER_DEFAULTS.cpu_limit,
         allow_none=True,
         help="CPU limit per container, in cores (0.5 = half a core).",
     ).tag(config=True)
 
     pull_policy = Enum(
         PULL_POLICIES,
-        default_value="ifnotpresent",
+        default_value=_CONTAINER_DEFAULTS.pull_policy,
         help="""When to pull an application's image: ``ifnotpresent`` (pull when
         missing), ``always``, ``never`` (fail when missing) or ``skip`` (do not check).""",
     ).tag(config=True)
 
     remove = Bool(
-        True,
+        _CONTAINER_DEFAULTS.remove,
         help="""Remove containers when they are stopped, and those that ended on their own
         (the app exited, docker stopped them) when noticed. False keeps them, shown as
         "stopped" with their logs, for inspection; stopping such a container removes it.""",
     ).tag(config=True)
 
     name_template = Unicode(
-        "{realm}-{user}-{mapping_id}",
+        _CONTAINER_DEFAULTS.name_template,
         help="""Container name. ``{user}`` is the escaped user name (``[a-z0-9-]``),
         ``{mapping_id}``, ``{realm}`` and ``{url_id}`` are available. Keep ``{user}`` and
         ``{mapping_id}`` in it: docker then refuses a second container for the same
@@ -128,12 +134,12 @@ class RemoteApp(Configurable):
 
     cap_drop = List(
         Unicode(),
-        default_value=list(DEFAULT_CAP_DROP),
+        default_value=_CONTAINER_DEFAULTS.cap_drop,
         help="""Linux capabilities removed from docker's default set in every container
         (names as in capabilities(7), with or without ``CAP_``; ``ALL`` drops every one).
 
-        The default drops AUDIT_WRITE, MKNOD, NET_RAW, SETFCAP, SETPCAP and SYS_CHROOT
-        and keeps CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID and
+        The default drops raw sockets, device nodes, chroot, capability changes and the
+        audit log, and keeps CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID and
         NET_BIND_SERVICE: what images that start as root and switch to a user (``su``,
         ``gosu``, ``chown`` of the home) need. ``["ALL"]`` is stricter and suits images
         that run as an unprivileged user from the start (``USER`` in the Dockerfile).
@@ -143,13 +149,14 @@ class RemoteApp(Configurable):
 
     cap_add = List(
         Unicode(),
+        default_value=_CONTAINER_DEFAULTS.cap_add,
         help="""Linux capabilities added to every container after ``cap_drop`` (e.g.
         ``["SYS_PTRACE"]`` for debuggers). Default: none. ``ALL`` or ``SYS_ADMIN`` make
         containers nearly as powerful as the host: the server logs a warning at start.""",
     ).tag(config=True)
 
     pids_limit = Int(
-        DEFAULT_PIDS_LIMIT,
+        _CONTAINER_DEFAULTS.pids_limit,
         allow_none=True,
         help="""Most processes and threads one container may have, so that a fork bomb
         in one application does not starve the host. None: no limit (docker's default).""",
@@ -157,6 +164,7 @@ class RemoteApp(Configurable):
 
     allowed_volume_roots = List(
         Unicode(),
+        default_value=_CONTAINER_DEFAULTS.allowed_volume_roots,
         help="""Host directories that the volume of a grant's policy must be (or be below).
         Grants are entered by remoteapp admins, who are not necessarily trusted with
         the host: set this to the data directories they may hand out (e.g.
@@ -169,6 +177,7 @@ class RemoteApp(Configurable):
     ).tag(config=True)
 
     extra_create_kwargs = Dict(
+        default_value=_CONTAINER_DEFAULTS.extra_create_kwargs,
         help="""Extra keyword arguments for docker-py's ``create_container`` (e.g.
         ``{"user": "1000:1000"}``). ``image``, ``name``, ``labels``, ``environment`` and
         ``host_config`` are refused: remoteapp sets them itself. This is operator
@@ -176,6 +185,7 @@ class RemoteApp(Configurable):
     ).tag(config=True)
 
     extra_host_config = Dict(
+        default_value=_CONTAINER_DEFAULTS.extra_host_config,
         help="""Extra keyword arguments for docker-py's ``create_host_config`` (e.g.
         ``{"read_only": True, "tmpfs": {"/tmp": ""}}``). ``security_opt`` and ``mounts``
         are added to remoteapp's own (``no-new-privileges`` and the policy's bind mounts
@@ -188,23 +198,24 @@ class RemoteApp(Configurable):
     ).tag(config=True)
 
     home_source = Unicode(
-        "",
+        _CONTAINER_DEFAULTS.home_source,
         help="""Host directory mounted as the home of containers whose policy has
         ``allow_home``; ``{user}`` is replaced by the user name. Empty: the server's
         root directory in personal mode, no home otherwise.""",
     ).tag(config=True)
 
-    home_target = Unicode("/workspace", help="Where the home is mounted inside containers.").tag(
-        config=True
-    )
+    home_target = Unicode(
+        _CONTAINER_DEFAULTS.home_target, help="Where the home is mounted inside containers."
+    ).tag(config=True)
 
     start_timeout = Float(
-        60,
+        _CONTAINER_DEFAULTS.start_timeout,
         help="Seconds to wait for an application to answer HTTP 2xx at its URL after start.",
     ).tag(config=True)
 
     stop_timeout = Int(
-        5, help="Seconds an application gets to exit after SIGTERM before it is killed."
+        _CONTAINER_DEFAULTS.stop_timeout,
+        help="Seconds an application gets to exit after SIGTERM before it is killed.",
     ).tag(config=True)
 
     personal_user = Unicode(
@@ -247,28 +258,11 @@ class RemoteApp(Configurable):
         return open_accounting(self.accounting_url)
 
     def container_options(self, **overrides) -> ContainerOptions:
-        values = dict(
-            realm=self.realm,
-            namespace=self.label_namespace,
-            name_template=self.name_template,
-            host_ip=self.host_ip,
-            network_name=self.network_name,
-            use_internal_ip=self.use_internal_ip,
-            mem_limit=self.mem_limit,
-            cpu_limit=self.cpu_limit,
-            pull_policy=self.pull_policy,
-            remove=self.remove,
-            extra_create_kwargs=dict(self.extra_create_kwargs),
-            extra_host_config=dict(self.extra_host_config),
-            home_source=self.home_source,
-            home_target=self.home_target,
-            start_timeout=self.start_timeout,
-            stop_timeout=self.stop_timeout,
-            cap_drop=list(self.cap_drop),
-            cap_add=list(self.cap_add),
-            pids_limit=self.pids_limit,
-            allowed_volume_roots=list(self.allowed_volume_roots),
-        )
+        """The container options: each field of ContainerOptions from the trait of its name."""
+        values = {
+            option.name: copy.copy(getattr(self, option.name))
+            for option in fields(ContainerOptions)
+        }
         values.update(overrides)
         return ContainerOptions(**values)
 

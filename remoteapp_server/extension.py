@@ -17,7 +17,7 @@ from jupyter_server.extension.application import ExtensionApp
 from .config import HUB_MODE, RemoteApp
 from .core.accounting import unavailable
 from .core.errors import RemoteAppError
-from .core.remoteapps import Identity, RemoteApps
+from .core.remoteapps import Identity, Operations
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
 from .handlers.forward import ServiceClient, ServiceTargetResolver, forward_handlers
@@ -27,15 +27,15 @@ from .proxy.personal import close_proxy, proxy_handlers
 class ProxyResolver:
     """Maps a proxied request's user to their container, through the same identity rule."""
 
-    def __init__(self, remoteapps: RemoteApps, rule: IdentityRule):
-        self.remoteapps = remoteapps
+    def __init__(self, operations: Operations, rule: IdentityRule):
+        self.operations = operations
         self.rule = rule
 
     async def resolve(self, user, url_id: str) -> str:
-        return await self.remoteapps.resolve_target(self.rule.identity(user), url_id)
+        return await self.operations.resolve_target(self.rule.identity(user), url_id)
 
     def forget(self, url_id: str) -> None:
-        self.remoteapps.forget_target(url_id)
+        self.operations.forget_target(url_id)
 
 
 class RemoteAppExtension(ExtensionApp):
@@ -63,7 +63,7 @@ class RemoteAppExtension(ExtensionApp):
         except RemoteAppError as exc:
             self.log.error("remoteapp: the accounting cannot be opened: %s", exc.message)
             accounting = unavailable(f"the accounting cannot be opened: {exc.message}")
-        self.remoteapps = RemoteApps(
+        self.operations = Operations(
             accounting,
             manager,
             mode=mode,
@@ -71,7 +71,7 @@ class RemoteAppExtension(ExtensionApp):
         )
         self.identity_rule = IdentityRule(config.personal_user, config.personal_admin)
         self.settings.update(
-            remoteapp=self.remoteapps,
+            remoteapp=self.operations,
             remoteapp_mode=mode,
             remoteapp_identity_rule=self.identity_rule,
         )
@@ -98,7 +98,7 @@ class RemoteAppExtension(ExtensionApp):
         if self.service is not None:
             self.handlers.extend(forward_handlers("/", self.service, self.service_resolver))
             return
-        resolver = ProxyResolver(self.remoteapps, self.identity_rule)
+        resolver = ProxyResolver(self.operations, self.identity_rule)
         self.handlers.extend(api_handlers("/"))
         self.handlers.extend(proxy_handlers("/", resolver))
 
@@ -107,4 +107,4 @@ class RemoteAppExtension(ExtensionApp):
         if self.service is not None:
             await self.service.close()
             return
-        self.remoteapps.close()  # containers keep running; a restart finds them again
+        self.operations.close()  # containers keep running; a restart finds them again

@@ -32,12 +32,10 @@ from jupyterhub.services.auth import (
     HubOAuth,
     HubOAuthCallbackHandler,
     HubOAuthenticated,
-    UserNotAllowed,
 )
 from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
-from tornado.log import app_log
 from traitlets import Int, Unicode, default
 from traitlets.config import Application
 
@@ -45,9 +43,9 @@ from . import __version__
 from .config import DEFAULT_SERVICE_URL, HUB_MODE, SERVICE_NAME, RemoteApp
 from .core.accounting import unavailable
 from .core.errors import RemoteAppError
-from .core.remoteapps import ADMIN_SCOPE, Identity, RemoteApps
+from .core.remoteapps import ADMIN_SCOPE, Identity, Operations
 from .handlers.api import api_handlers
-from .handlers.base import RemoteAppApi
+from .handlers.base import ApiAuth, ApiHandler
 
 
 def user_base_url(hub_base_url: str, model: dict[str, Any]) -> str:
@@ -62,46 +60,26 @@ def user_base_url(hub_base_url: str, model: dict[str, Any]) -> str:
     return url_path_join(hub_base_url, "user", quote(model["name"], safe="@~")) + "/"
 
 
-class ServiceApiHandler(RemoteAppApi, HubOAuthenticated, web.RequestHandler):
-    """Base of the service's REST handlers: the caller is the Hub user of the token."""
+class HubApiAuth(ApiAuth):
+    """The REST handlers' authentication in the service: the caller is the Hub user of
+    the token (or of the service's OAuth cookie) and needs the service's access scope."""
 
-    expose_endpoint = True  # the single-user server's proxy needs where the app listens
-
-    def initialize(self, hub_auth: HubOAuth) -> None:
+    def __init__(self, hub_auth: HubOAuth, user_models: dict[str, dict[str, Any]]):
         self.hub_auth = hub_auth
+        #: the last user model of each caller, for their base URL
+        self.user_models = user_models
 
-    @property
-    def log(self):
-        return app_log
-
-    @property
-    def api_root(self) -> str:
-        return self.settings["remoteapp_api_root"]
-
-    def get_login_url(self) -> str:
-        # an API answers 403 instead of sending programs to a login page
-        raise web.HTTPError(403, "Authentication required.")
-
-    async def prepare(self) -> None:
-        # Ask the Hub once, asynchronously (tornado's get_current_user is synchronous and
-        # HubAuth would block a thread on it); HubAuthenticated.get_current_user then
-        # returns this cached answer.
-        model = await self.hub_auth.get_user(self, sync=False)
-        self._hub_auth_user_cache = None
+    async def authenticate(self, handler: ApiHandler) -> Identity | None:
+        # asynchronously: HubAuth's synchronous call would block a thread on the Hub
+        model = await self.hub_auth.get_user(handler, sync=False)
         if not model:
-            return
-        try:
-            self._hub_auth_user_cache = self.check_hub_user(model)
-        except UserNotAllowed:
-            needed = " or ".join(sorted(self.hub_scopes or ()))
+            return None
+        if not self.hub_auth.check_scopes(self.hub_auth.access_scopes, model):
+            needed = " or ".join(sorted(self.hub_auth.access_scopes))
             raise web.HTTPError(
                 403, f"{model.get('kind', 'user')} {model['name']} lacks the scope {needed}"
-            ) from None
-        self.settings["remoteapp_user_models"][model["name"]] = model
-        await super().prepare()  # RemoteAppApi's: the body size limit
-
-    def get_identity(self) -> Identity:
-        model = self.current_user
+            )
+        self.user_models[model["name"]] = model
         scopes = frozenset(model.get("scopes") or ())
         return Identity(
             name=model["name"],
@@ -110,9 +88,12 @@ class ServiceApiHandler(RemoteAppApi, HubOAuthenticated, web.RequestHandler):
             admin=ADMIN_SCOPE in scopes,
         )
 
-    def check_xsrf_cookie(self) -> None:
-        # HubOAuth checks XSRF itself for cookie-authenticated requests (tokens need none)
-        return self.hub_auth.check_xsrf_cookie(self)
+    def check_xsrf_cookie(self, handler: ApiHandler) -> None:
+        # HubOAuth checks XSRF itself for cookie-authenticated requests (tokens need none).
+        # (Its get_user also patches this check into jupyter_server's JupyterHandler for
+        # handlers that are not HubAuthenticated -- jupyterhub 6.1; ApiHandler's own
+        # check_xsrf_cookie comes first and lands here, so that changes nothing.)
+        self.hub_auth.check_xsrf_cookie(handler)
 
 
 class ServiceHomeHandler(HubOAuthenticated, web.RequestHandler):
@@ -201,7 +182,7 @@ class RemoteAppService(JupyterApp):
             # keep serving: every call answers 503 with the reason (as the extension does)
             self.log.error("remoteapp: the accounting cannot be opened: %s", exc.message)
             accounting = unavailable(f"the accounting cannot be opened: {exc.message}")
-        self.remoteapps = RemoteApps(
+        self.operations = Operations(
             accounting,
             self.remoteapp_config.container_manager(),
             mode=HUB_MODE,
@@ -219,16 +200,16 @@ class RemoteAppService(JupyterApp):
             (prefix, ServiceHomeHandler, auth),
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler, auth),
         ]
-        handlers += [
-            (pattern, handler, auth)
-            for pattern, handler in api_handlers(prefix, ServiceApiHandler, api_prefix="api")
-        ]
+        handlers += api_handlers(
+            prefix, api_prefix="api", auth=HubApiAuth(self.hub_auth, self.user_models)
+        )
         return web.Application(
             handlers,
-            remoteapp=self.remoteapps,
+            remoteapp=self.operations,
             remoteapp_mode=HUB_MODE,
             remoteapp_api_root=url_path_join(prefix, "api") + "/",
-            remoteapp_user_models=self.user_models,
+            # the single-user server's proxy needs where the app listens
+            remoteapp_expose_endpoint=True,
             # OAuth state cookies only: a new secret per start just means a new login
             cookie_secret=secrets.token_bytes(32),
         )
@@ -255,7 +236,7 @@ class RemoteAppService(JupyterApp):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         server.stop()
-        self.remoteapps.close()  # containers keep running; a restart finds them again
+        self.operations.close()  # containers keep running; a restart finds them again
         self.log.info("remoteapp service stopped")
 
 

@@ -21,8 +21,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, func, insert, inspect, select, text
 
-from remoteapp_server.core.accounting import migrate, open_accounting
-from remoteapp_server.core.accounting.base import Accounting, Grant, Policy, parse_volume
+from remoteapp_server.core.accounting import migrate, open_accounting, parse_volume
+from remoteapp_server.core.accounting.base import Accounting, Grant, Policy
 from remoteapp_server.core.accounting.csv import CSVAccounting
 from remoteapp_server.core.accounting.orm import (
     AccountingEntry,

@@ -473,6 +473,35 @@ def test_cli_odd_user_names(tmp_path, docker_client):
     assert not canary.exists()
 
 
+#: policies the CLI can express, wrong: (CLI options, the same as a REST ``policy``)
+BAD_POLICIES = [
+    (["--volume", volume], {"volume": volume})
+    for volume in ("/a:/b", "a:/b:ro", "/a:/b:rx", "/a:/b/../c:ro", "/tmp:/:ro", "/a:/b:ro:x")
+] + [(["--app-license", "x" * 1025], {"app_license": "x" * 1025})]
+
+
+async def test_the_cli_and_the_api_refuse_a_bad_policy_in_the_same_words(users, tmp_path):
+    """One parser of policies (``Policy.from_dict``) behind ``POST admin/grants`` and
+    ``jupyter remoteapp grant``: the same mistake, the same message."""
+    alice = users["alice"]
+    await grant(alice, WEBAPP, "bob")  # bob and the app exist on the server's side
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "c"), JUPYTER_DATA_DIR=str(tmp_path))
+    db = str(tmp_path / "cli.sqlite")
+    before = await admin_state(alice)
+    for options, policy in BAD_POLICIES:
+        code, answer = await alice.post(
+            "admin/grants", {"image": WEBAPP, "user": "bob", "policy": policy}
+        )
+        assert code == 400, (policy, answer)
+        argv = [sys.executable, "-m", "remoteapp_server.cli", "grant", WEBAPP, "bob", *options]
+        done = subprocess.run(
+            [*argv, "--db", db], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.strip() == f"jupyter remoteapp: error: {answer['message']}"
+    assert await admin_state(alice) == before
+
+
 # -- labels and icons -------------------------------------------------------------------------
 
 SCRIPT_NAME = "<script>alert('name')</script>"

@@ -143,6 +143,20 @@ def test_usage_errors_exit_2(cli):
     assert code == 2 and "expected NAME" in err
 
 
+def test_grant_and_revoke_have_an_option_for_every_policy_field():
+    """The CLI's policy options are the REST API's policy fields (parsed by the same
+    ``Policy.from_dict``): a new field cannot be forgotten here."""
+    from remoteapp_server.cli.accounting import PolicyCommand
+    from remoteapp_server.core.accounting.policy import POLICY_FIELDS, POLICY_FLAGS
+
+    options = set(PolicyCommand.class_traits(config=True))
+    wanted = {f for f in POLICY_FIELDS if not f.startswith("volume_")} | {"volume"}
+    assert wanted <= options, wanted - options
+    for command in ("Grant", "Revoke"):
+        _, flags = PolicyCommand.policy_options(command)
+        assert {flag.replace("-", "_") for flag in flags} >= set(POLICY_FLAGS)
+
+
 def test_app_create_verify_refuses_images_without_labels(cli, derived_image):
     unlabelled = derived_image("LABEL org.example.other=1", base="scratch")
     code, _, err = cli("app", "create", unlabelled, "--verify")

@@ -14,7 +14,7 @@ import os
 import socket
 import urllib.request
 import uuid
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 import pytest_asyncio
@@ -39,7 +39,7 @@ from remoteapp_server.core.containers import (
     ContainerOptions,
     StartFailed,
 )
-from remoteapp_server.core.containers.manager import DEFAULT_CAP_DROP, DEFAULT_PIDS_LIMIT
+from remoteapp_server.core.containers.options import DEFAULT_CAP_DROP, DEFAULT_PIDS_LIMIT
 from remoteapp_server.core.errors import BadRequest
 
 #: capability bits (capabilities(7)) a container keeps with the default cap_drop
@@ -242,6 +242,17 @@ def test_bad_hardening_options_are_refused_at_configuration(options, message):
         ContainerOptions(**options)
 
 
+def test_every_container_option_is_a_trait_with_the_options_default():
+    """ContainerOptions declares the options and their defaults; c.RemoteApp has a trait of
+    the same name for each (help for --help-all), whose default is the option's."""
+    traits = RemoteApp.class_traits(config=True)
+    missing = [o.name for o in fields(ContainerOptions) if o.name not in traits]
+    assert not missing, f"container options without a c.RemoteApp trait: {missing}"
+    assert RemoteApp().container_options() == ContainerOptions()
+    for option in fields(ContainerOptions):
+        assert traits[option.name].default() == getattr(ContainerOptions(), option.name)
+
+
 def test_the_traits_reach_the_container_options():
     defaults = RemoteApp().container_options()
     assert defaults.cap_drop == list(DEFAULT_CAP_DROP) and defaults.cap_add == []
@@ -279,13 +290,13 @@ def test_the_traits_reach_the_container_options():
     ],
 )
 def test_weakened_isolation_is_never_silent(caplog, options, warned):
-    with caplog.at_level(logging.WARNING, logger="remoteapp_server.core.containers.manager"):
+    with caplog.at_level(logging.WARNING, logger="remoteapp_server.core.containers.options"):
         ContainerOptions(**options)
     assert warned in caplog.text and "weaker isolation" in caplog.text
 
 
 def test_the_defaults_and_harmless_options_warn_about_nothing(caplog):
-    with caplog.at_level(logging.WARNING, logger="remoteapp_server.core.containers.manager"):
+    with caplog.at_level(logging.WARNING, logger="remoteapp_server.core.containers.options"):
         ContainerOptions()
         ContainerOptions(host_ip="::1")
         ContainerOptions(network_name="internal", use_internal_ip=True, host_ip="0.0.0.0")

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 from ..proxy.cache import TTLCache
 from .accounting import Accounting, Grant, Policy
-from .accounting.base import check_page, page_of
 from .containers import Container, ContainerManager
 from .containers.manager import ProgressCallback
 from .errors import BadRequest, NotFound, PermissionDenied
 from .images import Image, image_from_labels
+from .paging import Page, check_page
 
 T = TypeVar("T")
 
@@ -46,29 +46,6 @@ class Identity:
 
 
 @dataclass
-class Page:
-    """One page of a long listing."""
-
-    items: list[Any]
-    total: int
-    offset: int = 0
-    limit: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "items": self.items,
-            "total": self.total,
-            "offset": self.offset,
-            "limit": self.limit,
-        }
-
-
-def paginate(items: list[Any], offset: int = 0, limit: int | None = None) -> Page:
-    """A page of a listing that is small enough to be built whole (containers, images)."""
-    return Page(page_of(items, offset, limit), len(items), offset, limit)
-
-
-@dataclass
 class StartState:
     """Progress of a start in flight, shown on the application entry while it runs."""
 
@@ -77,8 +54,8 @@ class StartState:
     since: float = field(default_factory=time.time)
 
 
-class RemoteApps:
-    """The operations of REST API v1.
+class Operations:
+    """The operations of REST API v1, each checking who may do it.
 
     ``base_url_for(identity)`` gives the path prefix under which the identity's
     containers are reached (``/user/alice/`` behind JupyterHub, ``/`` on a
@@ -133,7 +110,8 @@ class RemoteApps:
         wanted = set(names)
         found = {image.name: image for image in await self.containers.list_images()}
         return {
-            name: found.get(name) or image_from_labels(name, {}, self.containers.options.namespace)
+            name: found.get(name)
+            or image_from_labels(name, {}, self.containers.options.label_namespace)
             for name in wanted
         }
 
@@ -315,9 +293,13 @@ class RemoteApps:
         self.require_admin(who)
         await self._db(self.accounting.revoke_mapping, mapping_id)
 
-    async def admin_containers(self, who: Identity) -> list[Container]:
+    async def admin_containers(
+        self, who: Identity, *, offset: int = 0, limit: int | None = None
+    ) -> Page:
+        """One page of every container of the realm."""
         self.require_admin(who)
-        return await self.containers.list()
+        check_page(offset, limit)
+        return Page.of(await self.containers.list(), offset, limit)
 
     async def admin_stop(self, who: Identity, url_id: str) -> None:
         self.require_admin(who)
@@ -325,13 +307,18 @@ class RemoteApps:
         self.forget_target(url_id)
         await self.containers.stop(url_id)
 
-    async def admin_images(self, who: Identity) -> list[dict[str, Any]]:
+    async def admin_images(
+        self, who: Identity, *, offset: int = 0, limit: int | None = None
+    ) -> Page:
+        """One page of the labelled docker images, each saying whether it is registered."""
         self.require_admin(who)
+        check_page(offset, limit)
         registered = set(await self._db(self.accounting.list_applications))
-        return [
+        images = [
             dict(image.to_dict(), registered=image.name in registered, problems=image.problems)
             for image in await self.containers.list_images()
         ]
+        return Page.of(images, offset, limit)
 
     async def admin_stats(self, who: Identity) -> dict[str, Any]:
         self.require_admin(who)

@@ -2,6 +2,6 @@
 
 Shared by the server extension and the JupyterHub service. Handlers are thin: they
 establish the caller's :class:`~remoteapp_server.core.remoteapps.Identity`, call
-:class:`~remoteapp_server.core.remoteapps.RemoteApps` and turn domain errors into
+:class:`~remoteapp_server.core.remoteapps.Operations` and turn domain errors into
 ``{"status", "message"}`` JSON.
 """

@@ -9,29 +9,27 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..core.accounting import Policy
+from ..core.containers import Container
 from ..core.errors import BadRequest, RemoteAppError
-from ..core.remoteapps import paginate
-from .base import API_PREFIX, RemoteAppApi, RemoteAppHandler
-
-_POLICY_FIELDS = tuple(Policy.__dataclass_fields__)
+from .base import API_PREFIX, ApiAuth, ApiHandler
 
 
-class MeApi(RemoteAppApi):
+class MeHandler(ApiHandler):
     @web.authenticated
     async def get(self):
         self.write_json(self.identity.to_dict(self.mode))
 
 
-class ApplicationsApi(RemoteAppApi):
+class ApplicationsHandler(ApiHandler):
     @web.authenticated
     async def get(self):
-        self.write_json(await self.remoteapps.applications(self.identity))
+        self.write_json(await self.operations.applications(self.identity))
 
 
-class ContainersApi(RemoteAppApi):
+class ContainersHandler(ApiHandler):
     @web.authenticated
     async def get(self):
-        containers = await self.remoteapps.list_containers(self.identity)
+        containers = await self.operations.list_containers(self.identity)
         self.write_json([c.to_dict() for c in containers])
 
     @web.authenticated
@@ -45,7 +43,7 @@ class ContainersApi(RemoteAppApi):
         if "text/event-stream" in self.request.headers.get("Accept", ""):
             await self._start_with_events(body["mapping_id"], configurables)
             return
-        container = await self.remoteapps.start(self.identity, body["mapping_id"], configurables)
+        container = await self.operations.start(self.identity, body["mapping_id"], configurables)
         self.set_header("Location", self._location(container.url_id))
         self.write_json(container.to_dict(), status=201)
 
@@ -69,7 +67,7 @@ class ContainersApi(RemoteAppApi):
                 pass  # the client left; the start goes on and shows up in the list
 
         try:
-            container = await self.remoteapps.start(
+            container = await self.operations.start(
                 self.identity,
                 mapping_id,
                 configurables,
@@ -82,10 +80,10 @@ class ContainersApi(RemoteAppApi):
         self.finish()
 
 
-class ContainerApi(RemoteAppApi):
+class ContainerHandler(ApiHandler):
     @web.authenticated
     async def get(self, url_id: str):
-        container = await self.remoteapps.get_container(self.identity, url_id)
+        container = await self.operations.get_container(self.identity, url_id)
         answer = container.to_dict()
         if self.expose_endpoint and container.target is not None:
             # for the owner only (get_container is NotFound for others): a JupyterHub
@@ -95,62 +93,59 @@ class ContainerApi(RemoteAppApi):
 
     @web.authenticated
     async def delete(self, url_id: str):
-        await self.remoteapps.stop(self.identity, url_id)
+        await self.operations.stop(self.identity, url_id)
         self.no_content()
 
 
-class ContainerLogsApi(RemoteAppApi):
+class ContainerLogsHandler(ApiHandler):
     @web.authenticated
     async def get(self, url_id: str):
         tail = self.int_argument("tail", 1000)
-        logs = await self.remoteapps.logs(self.identity, url_id, tail=tail)
+        logs = await self.operations.logs(self.identity, url_id, tail=tail)
         self.write_json({"url_id": url_id, "logs": logs})
 
 
 # ------------------------------------------------------------------ admin
-class AdminApi(RemoteAppApi):
+class AdminHandler(ApiHandler):
     """Admin endpoints: the permission is checked before the request is even read."""
 
     async def prepare(self):
         await super().prepare()
         if self.current_user is not None:
-            self.remoteapps.require_admin(self.identity)
+            self.operations.require_admin(self.identity)
 
 
-class AdminListApi(AdminApi):
+class AdminListHandler(AdminHandler):
     """Admin listings are paginated: ``?offset=0&limit=100``."""
 
     @property
     def page_arguments(self) -> dict[str, Any]:
         return {"offset": self.int_argument("offset", 0), "limit": self.int_argument("limit", None)}
 
-    def write_page(self, items: list[Any]) -> None:
-        self.write_json(paginate(items, **self.page_arguments).to_dict())
 
-
-class AdminUsersApi(AdminListApi):
+class AdminUsersHandler(AdminListHandler):
     @web.authenticated
     async def get(self):
-        page = await self.remoteapps.admin_users(self.identity, **self.page_arguments)
+        page = await self.operations.admin_users(self.identity, **self.page_arguments)
         self.write_json(page.to_dict())
 
     @web.authenticated
     async def post(self):
         body = self.json_body(required=("name",))
-        self.write_json(await self.remoteapps.admin_create_user(self.identity, body["name"]), 201)
+        self.write_json(await self.operations.admin_create_user(self.identity, body["name"]), 201)
 
 
-class AdminUserApi(AdminApi):
+class AdminUserHandler(AdminHandler):
     @web.authenticated
     async def delete(self, name: str):
-        await self.remoteapps.admin_remove_user(self.identity, name)
+        await self.operations.admin_remove_user(self.identity, name)
         self.no_content()
 
 
-class AdminApplicationsApi(AdminListApi):
+class AdminApplicationsHandler(AdminListHandler):
     @web.authenticated
     async def get(self):
-        page = await self.remoteapps.admin_applications(self.identity, **self.page_arguments)
+        page = await self.operations.admin_applications(self.identity, **self.page_arguments)
         self.write_json(page.to_dict())
 
     @web.authenticated
@@ -159,24 +154,24 @@ class AdminApplicationsApi(AdminListApi):
         verify = body.get("verify", False)
         if not isinstance(verify, bool):
             raise BadRequest("verify must be true or false")
-        created = await self.remoteapps.admin_create_application(
+        created = await self.operations.admin_create_application(
             self.identity, body["image"], verify
         )
         self.write_json(created, 201)
 
 
-class AdminApplicationApi(AdminApi):
+class AdminApplicationHandler(AdminHandler):
     @web.authenticated
     async def delete(self, image: str):
-        await self.remoteapps.admin_remove_application(self.identity, image)
+        await self.operations.admin_remove_application(self.identity, image)
         self.no_content()
 
 
-class AdminGrantsApi(AdminListApi):
+class AdminGrantsHandler(AdminListHandler):
     @web.authenticated
     async def get(self):
         filters = {key: self.get_query_argument(key, None) for key in ("image", "user", "group")}
-        page = await self.remoteapps.admin_grants(self.identity, **filters, **self.page_arguments)
+        page = await self.operations.admin_grants(self.identity, **filters, **self.page_arguments)
         self.write_json(page.to_dict())
 
     @web.authenticated
@@ -185,110 +180,76 @@ class AdminGrantsApi(AdminListApi):
         for key in ("user", "group"):
             if key in body and not isinstance(body[key], str):
                 raise BadRequest(f"{key} must be text")
-        policy = body.get("policy", {})
-        if not isinstance(policy, dict):
-            raise BadRequest("policy must be an object")
-        unknown = sorted(set(policy) - set(_POLICY_FIELDS) - {"volume"})
-        if unknown:
-            raise BadRequest(f"unknown policy field(s): {', '.join(unknown)}")
-        for key in ("allow_home", "allow_view", "allow_common", "allow_startup_data"):
-            if not isinstance(policy.get(key, False), bool):
-                raise BadRequest(f"policy.{key} must be true or false")
-        for key in ("volume", "volume_source", "volume_target", "volume_mode", "app_license"):
-            if not isinstance(policy.get(key, ""), str):
-                raise BadRequest(f"policy.{key} must be text")
-        volume = policy.pop("volume", "")
-        split = sorted(key for key in policy if key.startswith("volume_"))
-        if volume and split:
-            raise BadRequest(f"policy.volume replaces {', '.join(split)}: give one or the other")
-        policy = Policy.with_volume(volume, **policy) if volume else Policy(**policy)
-        grant = await self.remoteapps.admin_grant(
+        policy = Policy.from_dict(body.get("policy", {}))
+        grant = await self.operations.admin_grant(
             self.identity, body["image"], policy, user=body.get("user"), group=body.get("group")
         )
         self.write_json(grant.to_dict(), 201)
 
 
-class AdminGrantApi(AdminApi):
+class AdminGrantHandler(AdminHandler):
     @web.authenticated
     async def delete(self, mapping_id: str):
-        await self.remoteapps.admin_revoke(self.identity, mapping_id)
+        await self.operations.admin_revoke(self.identity, mapping_id)
         self.no_content()
 
 
-class AdminContainersApi(AdminListApi):
+class AdminContainersHandler(AdminListHandler):
     @web.authenticated
     async def get(self):
-        containers = await self.remoteapps.admin_containers(self.identity)
-        self.write_page([c.to_dict() for c in containers])
+        page = await self.operations.admin_containers(self.identity, **self.page_arguments)
+        self.write_json(page.map(Container.to_dict).to_dict())
 
 
-class AdminContainerApi(AdminApi):
+class AdminContainerHandler(AdminHandler):
     @web.authenticated
     async def delete(self, url_id: str):
-        await self.remoteapps.admin_stop(self.identity, url_id)
+        await self.operations.admin_stop(self.identity, url_id)
         self.no_content()
 
 
-class AdminImagesApi(AdminListApi):
+class AdminImagesHandler(AdminListHandler):
     @web.authenticated
     async def get(self):
-        self.write_page(await self.remoteapps.admin_images(self.identity))
+        page = await self.operations.admin_images(self.identity, **self.page_arguments)
+        self.write_json(page.to_dict())
 
 
-class AdminStatsApi(AdminApi):
+class AdminStatsHandler(AdminHandler):
     @web.authenticated
     async def get(self):
-        self.write_json(await self.remoteapps.admin_stats(self.identity))
+        self.write_json(await self.operations.admin_stats(self.identity))
 
 
-#: (path under the API root, what the handler does): the handler logic, for any base
-API_ROUTES: list[tuple[str, type[RemoteAppApi]]] = [
-    ("me", MeApi),
-    ("applications", ApplicationsApi),
-    ("containers", ContainersApi),
-    ("containers/(?P<url_id>[^/]+)", ContainerApi),
-    ("containers/(?P<url_id>[^/]+)/logs", ContainerLogsApi),
-    ("admin/users", AdminUsersApi),
-    ("admin/users/(?P<name>[^/]+)", AdminUserApi),
-    ("admin/applications", AdminApplicationsApi),
-    ("admin/applications/(?P<image>.+)", AdminApplicationApi),
-    ("admin/grants", AdminGrantsApi),
-    ("admin/grants/(?P<mapping_id>[^/]+)", AdminGrantApi),
-    ("admin/containers", AdminContainersApi),
-    ("admin/containers/(?P<url_id>[^/]+)", AdminContainerApi),
-    ("admin/images", AdminImagesApi),
-    ("admin/stats", AdminStatsApi),
+#: (path under the API root, handler): the route table of REST API v1, for the extension and
+#: the service alike; also what the OpenAPI test checks the description against
+ROUTES: list[tuple[str, type[ApiHandler]]] = [
+    ("me", MeHandler),
+    ("applications", ApplicationsHandler),
+    ("containers", ContainersHandler),
+    ("containers/(?P<url_id>[^/]+)", ContainerHandler),
+    ("containers/(?P<url_id>[^/]+)/logs", ContainerLogsHandler),
+    ("admin/users", AdminUsersHandler),
+    ("admin/users/(?P<name>[^/]+)", AdminUserHandler),
+    ("admin/applications", AdminApplicationsHandler),
+    ("admin/applications/(?P<image>.+)", AdminApplicationHandler),
+    ("admin/grants", AdminGrantsHandler),
+    ("admin/grants/(?P<mapping_id>[^/]+)", AdminGrantHandler),
+    ("admin/containers", AdminContainersHandler),
+    ("admin/containers/(?P<url_id>[^/]+)", AdminContainerHandler),
+    ("admin/images", AdminImagesHandler),
+    ("admin/stats", AdminStatsHandler),
 ]
 
 
-def concrete_handlers(
-    base_class: type[web.RequestHandler],
-) -> list[tuple[str, type[web.RequestHandler]]]:
-    """The routes with handler classes: each logic mixin on top of ``base_class``."""
-    # the base must derive from RemoteAppApi, or its defaults would shadow the base's own
-    assert issubclass(base_class, RemoteAppApi), base_class
-    suffix = "Handler" if base_class is RemoteAppHandler else base_class.__name__
-    return [
-        (path, type(api.__name__[: -len("Api")] + suffix, (api, base_class), {}))
-        for path, api in API_ROUTES
-    ]
-
-
-#: (path under ``{base_url}remoteapp/api/``, the extension's handler): also the source of
-#: truth the OpenAPI test checks the description against.
-ROUTES: list[tuple[str, type[RemoteAppHandler]]] = concrete_handlers(RemoteAppHandler)
-
-
 def api_handlers(
-    base_url: str = "/",
-    base_class: type[web.RequestHandler] | None = None,
-    api_prefix: str = API_PREFIX,
-) -> list[tuple[str, type[web.RequestHandler]]]:
+    base_url: str = "/", api_prefix: str = API_PREFIX, *, auth: ApiAuth | None = None
+) -> list[tuple[str, type[ApiHandler], dict[str, Any]]]:
     """Tornado routes of the API under ``{base_url}{api_prefix}/``.
 
-    Without ``base_class``: the extension's handlers (jupyter_server's APIHandler). The
-    JupyterHub service passes its HubAuth-authenticated base and ``api_prefix="api"``.
+    Without ``auth`` the handlers authenticate as the Jupyter server they run in does
+    (the extension). The JupyterHub service passes its HubOAuth ``auth`` and
+    ``api_prefix="api"``.
     """
-    routes = ROUTES if base_class is None else concrete_handlers(base_class)
     prefix = base_url.rstrip("/") + "/" + api_prefix.strip("/")
-    return [(f"{prefix}/{path}/?", handler) for path, handler in routes]
+    return [(f"{prefix}/{path}/?", handler, {"auth": auth}) for path, handler in ROUTES]

@@ -1,8 +1,15 @@
-"""The base of every REST handler: identity, JSON in and out, domain errors → HTTP."""
+"""The base of every REST handler: identity, JSON in and out, domain errors → HTTP.
+
+The REST handlers (``handlers/api.py``) are jupyter_server API handlers, written once for
+both places that serve them. In the server extension jupyter_server authenticates the
+caller (its identity provider, XSRF, Host and Origin checks) and :class:`IdentityRule`
+makes the accounting identity of them. The JupyterHub service is no Jupyter server: it
+routes the same handlers with an :class:`ApiAuth` (``api_handlers(..., auth=...)``), which
+then authenticates the caller instead of jupyter_server.
+"""
 
 from __future__ import annotations
 
-import inspect
 import json
 from http.client import responses
 from typing import Any
@@ -11,7 +18,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..core.errors import BadRequest, RemoteAppError, Unavailable
-from ..core.remoteapps import ADMIN_SCOPE, Identity, RemoteApps
+from ..core.remoteapps import ADMIN_SCOPE, Identity, Operations
 
 #: REST bodies are small JSON documents; anything bigger is a mistake or an attack.
 MAX_JSON_BODY = 64 * 1024
@@ -54,50 +61,90 @@ class IdentityRule:
         return Identity(name=self.personal_user, scopes=scopes, admin=self.personal_admin)
 
 
-class RemoteAppApi:
-    """What every REST handler needs, whatever tornado base it runs on.
+class ApiAuth:
+    """Authentication of the REST handlers where jupyter_server does not do it.
 
-    A base class derives from this and a tornado handler: the extension's
-    :class:`RemoteAppHandler` (jupyter_server's ``APIHandler``), the JupyterHub service's
-    HubAuth-authenticated ``ServiceApiHandler``; ``handlers.api`` puts each endpoint's
-    logic on top of one. A base provides ``get_identity()`` (the authenticated caller as
-    an :class:`Identity`) and ``api_root`` (the URL path of the API, with a trailing
-    slash); the core is found in ``settings["remoteapp"]``.
+    One instance per web application, given to the handlers as the route argument
+    ``auth``; the JupyterHub service's authenticates with HubOAuth.
     """
 
-    #: whether ``GET containers/<url_id>`` tells the owner where the app listens
-    #: (``endpoint``): the JupyterHub service does, for the single-user server's proxy
-    expose_endpoint = False
+    async def authenticate(self, handler: ApiHandler) -> Identity | None:
+        """The caller of the request; None without valid credentials (the handler then
+        answers 403). May raise ``web.HTTPError(403)`` for a caller who is refused."""
+        raise NotImplementedError
+
+    def check_xsrf_cookie(self, handler: ApiHandler) -> None:
+        """Raise ``web.HTTPError(403)`` when a cookie-authenticated request that changes
+        something lacks its XSRF token. Default: no cookies, nothing to check."""
+
+    def get_login_url(self, handler: ApiHandler) -> str:
+        # an API answers 403 instead of sending programs to a login page
+        raise web.HTTPError(403, "Authentication required.")
+
+
+class ApiHandler(APIHandler):
+    """What every REST handler needs: the caller's identity, the core, JSON in and out.
+
+    Settings: ``remoteapp`` (the :class:`Operations`), ``remoteapp_mode`` (what ``GET me``
+    reports), ``remoteapp_identity_rule`` (the extension's :class:`IdentityRule`),
+    ``remoteapp_api_root`` (the service's API path; default ``{base_url}remoteapp/api/``)
+    and ``remoteapp_expose_endpoint`` (the service: ``GET containers/<url_id>`` tells the
+    owner where the app listens, for the single-user server's proxy).
+    """
+
+    #: set by the route (``api_handlers(auth=...)``); None: jupyter_server authenticates
+    auth: ApiAuth | None = None
+    _identity: Identity | None = None
+
+    def initialize(self, auth: ApiAuth | None = None) -> None:
+        self.auth = auth
 
     @property
-    def remoteapps(self) -> RemoteApps:
+    def operations(self) -> Operations:
         return self.settings["remoteapp"]
 
     @property
     def mode(self) -> str:
-        return self.settings.get("remoteapp_mode", self.remoteapps.mode)
+        return self.settings.get("remoteapp_mode", self.operations.mode)
 
     @property
     def api_root(self) -> str:
-        raise NotImplementedError
+        """The URL path of the API, with a trailing slash."""
+        return self.settings.get("remoteapp_api_root") or f"{self.base_url}{API_PREFIX}/"
 
-    def get_identity(self) -> Identity:
-        raise NotImplementedError
+    @property
+    def expose_endpoint(self) -> bool:
+        return bool(self.settings.get("remoteapp_expose_endpoint"))
 
     @property
     def identity(self) -> Identity:
-        if not hasattr(self, "_identity"):
-            self._identity = self.get_identity()
+        """The authenticated caller as an accounting identity."""
+        if self._identity is None:
+            rule: IdentityRule = self.settings["remoteapp_identity_rule"]
+            self._identity = rule.identity(self.current_user)
         return self._identity
 
     async def prepare(self):
-        # jupyter_server's prepare is a coroutine, tornado's a plain method
-        prepared = super().prepare()
-        if inspect.isawaitable(prepared):
-            await prepared
+        if self.auth is None:
+            await super().prepare()  # jupyter_server: Host, identity provider, XSRF, Origin
+        else:
+            self._identity = await self.auth.authenticate(self)
+            self.current_user = self._identity
+            if self._identity is None:
+                return  # @web.authenticated answers 403, whatever the body
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > MAX_JSON_BODY:
             raise web.HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
+
+    def check_xsrf_cookie(self) -> None:
+        if self.auth is None:
+            return super().check_xsrf_cookie()
+        return self.auth.check_xsrf_cookie(self)
+
+    def get_login_url(self) -> str:
+        if self.auth is None:
+            return super().get_login_url()
+        return self.auth.get_login_url(self)
 
     def json_body(self, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()):
         """The request's JSON object; unknown or missing fields are a clear 400."""
@@ -143,7 +190,15 @@ class RemoteAppApi:
 
     def is_unauthenticated(self) -> bool:
         """Whether the request is known to carry no valid credentials."""
-        return False
+        if self.auth is not None:
+            return False  # the 403 of ApiAuth.get_login_url says it
+        # jupyter_server's prepare sets it (None: no valid credentials) before its XSRF
+        # and authentication checks; a refused Host header is not about credentials
+        return (
+            hasattr(self, "_jupyter_current_user")
+            and self._jupyter_current_user is None
+            and self.check_host()
+        )
 
     @classmethod
     def allowed_methods(cls) -> list[str]:
@@ -184,22 +239,6 @@ class RemoteAppApi:
         super().log_exception(typ, value, tb)
 
 
-class RemoteAppHandler(RemoteAppApi, APIHandler):
-    """The extension's base: jupyter_server authentication, identity by the IdentityRule."""
-
-    @property
-    def api_root(self) -> str:
-        return f"{self.base_url}{API_PREFIX}/"
-
-    def get_identity(self) -> Identity:
-        rule: IdentityRule = self.settings["remoteapp_identity_rule"]
-        return rule.identity(self.current_user)
-
-    def is_unauthenticated(self) -> bool:
-        # jupyter_server's prepare sets it (None: no valid credentials) before its XSRF
-        # and authentication checks; a refused Host header is not about credentials
-        return (
-            hasattr(self, "_jupyter_current_user")
-            and self._jupyter_current_user is None
-            and self.check_host()
-        )
+#: the former name, which ``handlers/forward.py`` still imports (it is being moved to
+#: ``hub/facade.py`` by another change): use ApiHandler
+RemoteAppHandler = ApiHandler

@@ -1,6 +1,7 @@
 """Accounting backends: SQL (SQLAlchemy, SQLite by default) and read-only CSV."""
 
-from .base import Accounting, Grant, Policy, parse_volume
+from .base import Accounting, Grant
+from .policy import Policy, parse_volume
 
 __all__ = ["Accounting", "Grant", "Policy", "open_accounting", "parse_volume"]
 

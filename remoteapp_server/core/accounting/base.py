@@ -5,14 +5,10 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from typing import TypeVar
+from dataclasses import dataclass
 
 from ..errors import BadRequest
-
-VOLUME_MODES = ("ro", "rw")
-
-T = TypeVar("T")
+from .policy import Policy
 
 # A docker image reference as docker parses it (distribution/reference):
 # [domain[:port]/]path[/path...][:tag][@digest], the digest of an algorithm docker knows
@@ -25,78 +21,6 @@ _IMAGE_RE = re.compile(
 )
 #: docker refuses longer names; a reference this long with a tag and digest is a mistake
 MAX_IMAGE_REFERENCE = 255
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How a grantee may run an application.
-
-    Empty strings mean "not set" for the volume fields and the license, so that two
-    policies with the same content always compare (and store) equal.
-    """
-
-    allow_home: bool = False
-    allow_view: bool = False
-    allow_common: bool = False
-    volume_source: str = ""
-    volume_target: str = ""
-    volume_mode: str = ""
-    app_license: str = ""
-    allow_startup_data: bool = False
-
-    def __post_init__(self):
-        vol = (self.volume_source, self.volume_target, self.volume_mode)
-        if any(vol) and not all(vol):
-            raise BadRequest(
-                "a policy volume needs a source, a target and a mode (ro or rw), "
-                f"got {':'.join(vol)!r}"
-            )
-        if self.volume_mode and self.volume_mode not in VOLUME_MODES:
-            raise BadRequest(f"volume mode must be 'ro' or 'rw', not {self.volume_mode!r}")
-        for path in (self.volume_source, self.volume_target):
-            if path and (not path.startswith("/") or "\0" in path or ":" in path):
-                raise BadRequest(f"volume paths must be absolute paths without ':', not {path!r}")
-        for what, path in (("source", self.volume_source), ("target", self.volume_target)):
-            if path and any(part == ".." for part in path.split("/")):
-                raise BadRequest(f"volume {what} must not contain '..': {path!r}")
-
-    @classmethod
-    def with_volume(cls, volume: str | None, **kwargs) -> Policy:
-        """Build a policy from a ``SOURCE:TARGET:MODE`` volume string (or None)."""
-        if not volume:
-            return cls(**kwargs)
-        return cls(
-            **kwargs,
-            **dict(
-                zip(
-                    ("volume_source", "volume_target", "volume_mode"),
-                    parse_volume(volume),
-                    strict=True,
-                )
-            ),
-        )
-
-    @property
-    def volume(self) -> str | None:
-        """The volume as ``SOURCE:TARGET:MODE``, or None."""
-        if not self.volume_source:
-            return None
-        return f"{self.volume_source}:{self.volume_target}:{self.volume_mode}"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def parse_volume(volume: str) -> tuple[str, str, str]:
-    """Split ``SOURCE:TARGET:MODE`` and validate it; raise BadRequest with a clear message."""
-    parts = volume.split(":")
-    if len(parts) != 3 or not all(parts):
-        raise BadRequest(
-            f"invalid volume {volume!r}: expected SOURCE:TARGET:MODE, e.g. /data:/mnt/data:ro"
-        )
-    source, target, mode = parts
-    Policy(volume_source=source, volume_target=target, volume_mode=mode)  # validates
-    return source, target, mode
 
 
 def validate_image_name(image: str) -> str:
@@ -261,17 +185,3 @@ class Accounting(abc.ABC):
     def _one_grantee(user: str | None, group: str | None) -> None:
         if (user is None) == (group is None):
             raise BadRequest("a grant names exactly one user or one group")
-
-
-def check_page(offset: int, limit: int | None) -> None:
-    """BadRequest unless ``offset``/``limit`` describe a page: offset ≥ 0, limit ≥ 1 or None."""
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise BadRequest(f"offset must be an integer ≥ 0, not {offset!r}")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise BadRequest(f"limit must be an integer ≥ 1, not {limit!r}")
-
-
-def page_of(items: Sequence[T], offset: int = 0, limit: int | None = None) -> list[T]:
-    """One page of an ordered sequence, for backends that hold everything in memory."""
-    check_page(offset, limit)
-    return list(items[offset : None if limit is None else offset + limit])

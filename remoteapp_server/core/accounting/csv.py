@@ -25,23 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadRequest, ReadOnly, RemoteAppError, Unavailable
-from .base import (
-    Accounting,
-    Grant,
-    Policy,
-    page_of,
-    validate_image_name,
-    validate_user_name,
-)
+from ..paging import page_of
+from .base import Accounting, Grant, validate_image_name, validate_user_name
+from .policy import POLICY_FLAGS, POLICY_TEXTS, Policy
 
-_BOOLEAN_COLUMNS = ("allow_home", "allow_view", "allow_common", "allow_startup_data")
-_TEXT_COLUMNS = ("volume_source", "volume_target", "volume_mode", "app_license")
 _COLUMNS = {
     "user.name": "user",
     "group.name": "group",
     "application.image": "image",
     "image.name": "image",
-    **{f"policy.{name}": name for name in _BOOLEAN_COLUMNS + _TEXT_COLUMNS},
+    **{f"policy.{name}": name for name in POLICY_FLAGS + POLICY_TEXTS},
 }
 _NAMESPACES = ("user.", "group.", "application.", "image.", "policy.")
 _TRUE = {"true", "1", "yes"}
@@ -236,8 +229,8 @@ def _grant_from_row(columns: list[str | None], cells: list[str]) -> Grant:
         validate_user_name(group, "group")
     image = validate_image_name(values.get("image", ""))
     policy = Policy(
-        **{field: _boolean(field, values.get(field, "")) for field in _BOOLEAN_COLUMNS},
-        **{field: values.get(field, "") for field in _TEXT_COLUMNS},
+        **{field: _boolean(field, values.get(field, "")) for field in POLICY_FLAGS},
+        **{field: values.get(field, "") for field in POLICY_TEXTS},
     )
     return Grant(
         mapping_id=_mapping_id(image, policy, user, group),

@@ -24,11 +24,12 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
 from ..errors import Unavailable
+from .policy import MAX_LICENSE_LENGTH, MAX_PATH_LENGTH, POLICY_FIELDS
 
 #: Seconds a SQLite connection waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT = 10.0
@@ -37,8 +38,6 @@ SQLITE_BUSY_TIMEOUT = 10.0
 # SQLAccounting checks them up front and answers BadRequest instead of a database error.
 MAX_NAME_LENGTH = 255
 MAX_IMAGE_LENGTH = 512
-MAX_PATH_LENGTH = 1024
-MAX_LICENSE_LENGTH = 1024
 
 # Deterministic constraint names, so that migrations (batch mode on SQLite) can refer to them.
 NAMING_CONVENTION = {
@@ -82,17 +81,7 @@ class ApplicationPolicy(Base):
 
     __tablename__ = "application_policy"
     __table_args__ = (
-        UniqueConstraint(
-            "allow_home",
-            "allow_view",
-            "allow_common",
-            "volume_source",
-            "volume_target",
-            "volume_mode",
-            "app_license",
-            "allow_startup_data",
-            name="uq_application_policy_content",
-        ),
+        UniqueConstraint(*POLICY_FIELDS, name="uq_application_policy_content"),
         CheckConstraint("volume_mode IN ('', 'ro', 'rw')", name="volume_mode"),
     )
 
@@ -276,3 +265,24 @@ def writing(engine: Engine) -> Engine:
 
 def _is_true(value: object) -> bool:
     return str(value).lower() in ("true", "1", "yes")
+
+
+def reopen_when_writable(engine: Engine, url: URL) -> None:
+    """SQLite opens a file it cannot write read-only, and such a connection stays
+    read-only: replace it once the file is writable again (made writable, the filesystem
+    remounted), so that changes work without a restart."""
+    path = sqlite_file(url)
+    if path is None or sqlite_read_only(url):
+        return
+
+    def writable() -> bool:
+        return os.access(path, os.W_OK)
+
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection, record) -> None:
+        record.info["read_only"] = not writable()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(_dbapi_connection, record, _proxy) -> None:
+        if record.info.get("read_only") and writable():
+            raise DisconnectionError("the database file is writable again: reconnect")

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import Iterable, Iterator
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Select, delete, event, func, select, union_all
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy import Select, delete, func, select, union_all
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
-    DisconnectionError,
     IntegrityError,
     ProgrammingError,
 )
@@ -26,18 +24,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from ..errors import BadRequest, Exists, NotFound, Unavailable
-from . import migrate
-from .base import (
-    Accounting,
-    Grant,
-    Policy,
-    check_page,
-    validate_image_name,
-    validate_user_name,
-)
+from ..paging import check_page
+from . import migrate, queries
+from .base import Accounting, Grant, validate_image_name, validate_user_name
 from .orm import (
-    MAX_LICENSE_LENGTH,
-    MAX_PATH_LENGTH,
     AccountingEntry,
     Application,
     ApplicationPolicy,
@@ -46,24 +36,14 @@ from .orm import (
     database_url,
     describe_url,
     make_engine,
+    reopen_when_writable,
     sqlite_access_hint,
     sqlite_file,
-    sqlite_read_only,
     writing,
 )
+from .policy import POLICY_FIELDS, Policy, check_grantable
 
 log = logging.getLogger(__name__)
-
-_POLICY_FIELDS = (
-    "allow_home",
-    "allow_view",
-    "allow_common",
-    "volume_source",
-    "volume_target",
-    "volume_mode",
-    "app_license",
-    "allow_startup_data",
-)
 
 # Hints appended to the database's own error text, by what that text contains.
 _UNAVAILABLE_HINTS = {
@@ -89,7 +69,7 @@ class SQLAccounting(Accounting):
             auto_upgrade = is_sqlite
         migrate.ensure_directory(self.url)
         self._engine = make_engine(self.url)
-        _reopen_when_writable(self._engine, self.url)
+        reopen_when_writable(self._engine, self.url)
         self._write_engine = writing(self._engine)
         try:
             self._check_schema(auto_upgrade)
@@ -194,7 +174,7 @@ class SQLAccounting(Accounting):
 
     def list_users(self, *, offset: int = 0, limit: int | None = None) -> list[str]:
         """User names in order; ``offset``/``limit`` select one page of them (in SQL)."""
-        query = _page(select(User.name).order_by(User.name), offset, limit)
+        query = queries.page(select(User.name).order_by(User.name), offset, limit)
         with self._transaction() as session:
             return list(session.scalars(query))
 
@@ -220,7 +200,7 @@ class SQLAccounting(Accounting):
 
     def list_applications(self, *, offset: int = 0, limit: int | None = None) -> list[str]:
         """Application images in order; ``offset``/``limit`` select one page (in SQL)."""
-        query = _page(select(Application.image).order_by(Application.image), offset, limit)
+        query = queries.page(select(Application.image).order_by(Application.image), offset, limit)
         with self._transaction() as session:
             return list(session.scalars(query))
 
@@ -235,7 +215,7 @@ class SQLAccounting(Accounting):
     ) -> Grant:
         self._one_grantee(user, group)
         image = validate_image_name(image)
-        _check_policy(policy)
+        check_grantable(policy)
         grantee = _grantee(user, group)
         conflict = f"{image!r} is granted to {grantee} under this policy already"
         with self._transaction(write=True, conflict=conflict) as session:
@@ -280,10 +260,10 @@ class SQLAccounting(Accounting):
         self, image: str, policy: Policy, *, user: str | None = None, group: str | None = None
     ) -> None:
         self._one_grantee(user, group)
-        query = _grants_query(image=image, user=user, group=group).where(
+        query = queries.grants_query(image=image, user=user, group=group).where(
             *(
                 getattr(ApplicationPolicy, field) == getattr(policy, field)
-                for field in _POLICY_FIELDS
+                for field in POLICY_FIELDS
             )
         )
         with self._transaction(write=True) as session:
@@ -339,18 +319,20 @@ class SQLAccounting(Accounting):
         unfiltered = image is None and user is None and group is None
         with self._transaction() as session:
             if not paged:
-                query = _grants_query(image, user, group)
+                query = queries.grants_query(image, user, group)
             else:
-                if unfiltered and limit is not None and offset >= _SKIP_APPLICATIONS_FROM:
-                    keys = _deep_page_keys(session, offset, limit)
+                if unfiltered and limit is not None and offset >= queries.SKIP_APPLICATIONS_FROM:
+                    keys = queries.deep_page_keys(session, offset, limit)
                 else:
                     keys = list(
-                        session.scalars(_page(_grant_keys(image, user, group), offset, limit))
+                        session.scalars(
+                            queries.page(queries.grant_keys(image, user, group), offset, limit)
+                        )
                     )
                 if not keys:
                     return []
-                query = _grants_query().where(AccountingEntry.mapping_id.in_(keys))
-            return [_to_grant(row) for row in session.execute(query)]
+                query = queries.grants_query().where(AccountingEntry.mapping_id.in_(keys))
+            return [queries.to_grant(row) for row in session.execute(query)]
 
     def count_grants(
         self, *, image: str | None = None, user: str | None = None, group: str | None = None
@@ -359,7 +341,7 @@ class SQLAccounting(Accounting):
         if image is None and user is None and group is None:
             query = select(func.count()).select_from(AccountingEntry)
         else:
-            keys = _grant_keys(image, user, group).order_by(None).subquery()
+            keys = queries.grant_keys(image, user, group).order_by(None).subquery()
             query = select(func.count()).select_from(keys)
         with self._transaction() as session:
             return session.scalar(query) or 0
@@ -394,30 +376,9 @@ class SQLAccounting(Accounting):
                 AccountingEntry.group_id.in_(select(HubGroup.id).where(HubGroup.name.in_(groups)))
             )
             mapping_ids = union_all(mapping_ids, of_groups)
-        query = _grants_query().where(AccountingEntry.mapping_id.in_(mapping_ids))
+        query = queries.grants_query().where(AccountingEntry.mapping_id.in_(mapping_ids))
         with self._transaction() as session:
-            return [_to_grant(row) for row in session.execute(query)]
-
-
-def _reopen_when_writable(engine: Engine, url: URL) -> None:
-    """SQLite opens a file it cannot write read-only, and such a connection stays
-    read-only: replace it once the file is writable again (made writable, the filesystem
-    remounted), so that changes work without a restart."""
-    path = sqlite_file(url)
-    if path is None or sqlite_read_only(url):
-        return
-
-    def writable() -> bool:
-        return os.access(path, os.W_OK)
-
-    @event.listens_for(engine, "connect")
-    def _opened(_dbapi_connection, record) -> None:
-        record.info["read_only"] = not writable()
-
-    @event.listens_for(engine, "checkout")
-    def _checked_out(_dbapi_connection, record, _proxy) -> None:
-        if record.info.get("read_only") and writable():
-            raise DisconnectionError("the database file is writable again: reconnect")
+            return [queries.to_grant(row) for row in session.execute(query)]
 
 
 # ORM-enabled DELETE: the session holds no objects to keep in sync, skip looking for them.
@@ -426,38 +387,6 @@ _NO_SYNC = {"synchronize_session": False}
 
 def _grantee(user: str | None, group: str | None) -> str:
     return f"user {user!r}" if user is not None else f"group {group!r}"
-
-
-def _check_policy(policy: Policy) -> None:
-    """Refuse what is not a Policy, values longer than the columns hold, and text that not
-    every database stores (PostgreSQL refuses NUL; no driver encodes lone surrogates)."""
-    if not isinstance(policy, Policy):
-        raise BadRequest(f"a grant needs a Policy, not {type(policy).__name__}")
-    for field, limit in (
-        ("volume_source", MAX_PATH_LENGTH),
-        ("volume_target", MAX_PATH_LENGTH),
-        ("app_license", MAX_LICENSE_LENGTH),
-    ):
-        value = getattr(policy, field)
-        if len(value) > limit:
-            raise BadRequest(f"policy {field} is longer than {limit} characters")
-        if "\0" in value or not _encodable(value):
-            raise BadRequest(f"policy {field} must be text without NUL or invalid characters")
-    # where docker cannot mount: the start would fail for every user of the grant
-    target = "/" + "/".join(filter(None, policy.volume_target.split("/")))
-    if policy.volume_target and (target in ("/", "/dev", "/proc") or target.startswith("/proc/")):
-        raise BadRequest(
-            f"volume target {policy.volume_target!r} is not allowed: "
-            "docker cannot mount over / or /dev, or inside /proc"
-        )
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _user_id(session: Session, name: str) -> int:
@@ -478,7 +407,7 @@ def _group_id(session: Session, name: str) -> int:
 
 def _policy_id(session: Session, policy: Policy) -> int:
     """The id of the row with this policy's content; stored once, shared by grants."""
-    values = {field: getattr(policy, field) for field in _POLICY_FIELDS}
+    values = {field: getattr(policy, field) for field in POLICY_FIELDS}
     query = select(ApplicationPolicy.id).where(
         *(getattr(ApplicationPolicy, field) == value for field, value in values.items())
     )
@@ -500,107 +429,3 @@ def _get_or_create(session: Session, query: Select, row: HubGroup | ApplicationP
         if found is None:
             raise
         return found
-
-
-def _page(query: Select, offset: int, limit: int | None) -> Select:
-    """One page of an ordered query: rows ``offset`` to ``offset + limit``."""
-    check_page(offset, limit)
-    if offset:
-        query = query.offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    return query
-
-
-#: From this offset on, a page of all grants skips whole applications (by their grant
-#: counts) instead of walking every grant before it.
-_SKIP_APPLICATIONS_FROM = 1000
-
-
-def _deep_page_keys(session: Session, offset: int, limit: int) -> list[str]:
-    """The mapping ids of one page deep into all grants (in :func:`_grants_query` order).
-
-    The applications' grant counts, in image order, come from the index alone (a few ms
-    for 100,000 grants); only the applications that hold the page are then walked.
-    """
-    per_application = (
-        select(func.count())
-        .select_from(AccountingEntry)
-        .where(AccountingEntry.application_id == Application.id)
-        .scalar_subquery()
-    )
-    counts = session.execute(
-        select(Application.id, per_application).order_by(Application.image)
-    ).all()
-    skipped, covered, holding = 0, 0, []
-    for application_id, count in counts:
-        if not holding and skipped + count <= offset:
-            skipped += count  # the whole application lies before the page
-            continue
-        holding.append(application_id)
-        covered += count
-        if skipped + covered >= offset + limit:
-            break
-    if not holding:
-        return []
-    keys = _grant_keys().where(AccountingEntry.application_id.in_(holding))
-    return list(session.scalars(_page(keys, offset - skipped, limit)))
-
-
-def _grant_keys(
-    image: str | None = None, user: str | None = None, group: str | None = None
-) -> Select:
-    """The mapping ids of :func:`_grants_query`, in the same order.
-
-    ``+ 0`` keeps the join from being driven by the application's primary key: SQLite then
-    walks the applications in image order (their unique index) and each one's grants
-    through an index, so a page of 100 reads about 100 rows instead of sorting them all.
-    """
-    query = (
-        select(AccountingEntry.mapping_id)
-        .join(Application, AccountingEntry.application_id == Application.id + 0)
-        .order_by(Application.image, AccountingEntry.mapping_id)
-    )
-    if image is not None:
-        query = query.where(Application.image == image)
-    if user is not None:
-        query = query.join(User, AccountingEntry.user_id == User.id).where(User.name == user)
-    if group is not None:
-        query = query.join(HubGroup, AccountingEntry.group_id == HubGroup.id).where(
-            HubGroup.name == group
-        )
-    return query
-
-
-def _grants_query(
-    image: str | None = None, user: str | None = None, group: str | None = None
-) -> Select:
-    """All grant columns joined, optionally filtered, in a stable order."""
-    query = (
-        select(
-            AccountingEntry.mapping_id,
-            Application.image,
-            User.name.label("user"),
-            HubGroup.name.label("group"),
-            *(getattr(ApplicationPolicy, field) for field in _POLICY_FIELDS),
-        )
-        .join(Application, AccountingEntry.application_id == Application.id)
-        .join(ApplicationPolicy, AccountingEntry.policy_id == ApplicationPolicy.id)
-        .outerjoin(User, AccountingEntry.user_id == User.id)
-        .outerjoin(HubGroup, AccountingEntry.group_id == HubGroup.id)
-        .order_by(Application.image, AccountingEntry.mapping_id)
-    )
-    if image is not None:
-        query = query.where(Application.image == image)
-    if user is not None:
-        query = query.where(User.name == user)
-    if group is not None:
-        query = query.where(HubGroup.name == group)
-    return query
-
-
-def _to_grant(row) -> Grant:
-    policy = Policy(**{field: getattr(row, field) for field in _POLICY_FIELDS})
-    return Grant(
-        mapping_id=row.mapping_id, image=row.image, policy=policy, user=row.user, group=row.group
-    )

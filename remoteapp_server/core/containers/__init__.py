@@ -1,9 +1,10 @@
 """Application containers on a docker engine."""
 
 from .docker import AsyncDocker, DockerEngineError
-from .manager import PULL_POLICIES, ContainerManager, ContainerOptions
+from .manager import ContainerManager
 from .model import Container
 from .naming import escape_name
+from .options import PULL_POLICIES, ContainerOptions
 from .readiness import StartFailed
 
 __all__ = [

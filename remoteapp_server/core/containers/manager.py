@@ -8,14 +8,10 @@ manager (a restarted server) sees every container a previous one started.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import os
 import secrets
-import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,182 +24,22 @@ from ..errors import (
     RemoteAppError,
     Unavailable,
 )
-from ..images import DEFAULT_NAMESPACE, Image, image_from_labels, is_remoteapp_image
+from ..images import Image, image_from_labels, is_remoteapp_image
 from .docker import AsyncDocker, DockerEngineError
-from .model import ACTIVE_STATES, Container, iso_from_epoch
+from .model import ACTIVE_STATES, Container, from_summary
+from .mounts import policy_mounts
 from .naming import escape_name
+from .options import ContainerOptions
 from .readiness import StartFailed, wait_until_ready
 
 log = logging.getLogger(__name__)
 
-PULL_POLICIES = ("ifnotpresent", "always", "never", "skip")
 ProgressCallback = Callable[[dict[str, Any]], Any]
-
-#: Dropped from docker's default capability set. Kept: CHOWN, DAC_OVERRIDE, FOWNER,
-#: FSETID, KILL, SETGID, SETUID, NET_BIND_SERVICE -- what images that start as root and
-#: switch to a user (su, gosu, setpriv, chown of a home) need. Dropped: raw sockets
-#: (packet spoofing), device nodes, chroot, capability juggling and the audit log.
-DEFAULT_CAP_DROP = ("AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP", "SETPCAP", "SYS_CHROOT")
-#: generous for one desktop application (threads count), fatal to a fork bomb
-DEFAULT_PIDS_LIMIT = 1024
-#: Linux capabilities (capabilities(7)), without the CAP_ prefix
-CAPABILITIES = frozenset(
-    [
-        "AUDIT_CONTROL",
-        "AUDIT_READ",
-        "AUDIT_WRITE",
-        "BLOCK_SUSPEND",
-        "BPF",
-        "CHECKPOINT_RESTORE",
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "KILL",
-        "LEASE",
-        "LINUX_IMMUTABLE",
-        "MAC_ADMIN",
-        "MAC_OVERRIDE",
-        "MKNOD",
-        "NET_ADMIN",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_RAW",
-        "PERFMON",
-        "SETFCAP",
-        "SETGID",
-        "SETPCAP",
-        "SETUID",
-        "SYSLOG",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_CHROOT",
-        "SYS_MODULE",
-        "SYS_NICE",
-        "SYS_PACCT",
-        "SYS_PTRACE",
-        "SYS_RAWIO",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "WAKE_ALARM",
-    ]
-)
-#: Host paths a grant's volume may never be (nor be below, except for "/"): the host's
-#: system, its devices and kernel interfaces, docker's own state and sockets.
-SYSTEM_PATHS = (
-    "/",
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/proc",
-    "/root",
-    "/run",
-    "/sbin",
-    "/sys",
-    "/usr",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    "/var/run",
-)
-#: create_container arguments remoteapp owns (extra_create_kwargs may not replace them)
-_RESERVED_CREATE_KWARGS = frozenset({"image", "name", "labels", "environment", "host_config"})
-#: host-config arguments with a trait of their own
-_MANAGED_HOST_CONFIG = {
-    "cap_add": "cap_add",
-    "cap_drop": "cap_drop",
-    "pids_limit": "pids_limit",
-    "port_bindings": "host_ip",
-}
-
-
-@dataclass
-class ContainerOptions:
-    """Container options, as DockerSpawner/SwarmSpawner name them."""
-
-    realm: str = "remoteapp"
-    namespace: str = DEFAULT_NAMESPACE
-    #: ``{user}`` (escaped), ``{mapping_id}``, ``{realm}`` and ``{url_id}`` are replaced.
-    #: Keeping user and mapping id in the name makes docker itself refuse a second
-    #: container for the same entry, even from another server process.
-    name_template: str = "{realm}-{user}-{mapping_id}"
-    host_ip: str = "127.0.0.1"
-    network_name: str | None = None
-    use_internal_ip: bool = False
-    mem_limit: str | int | None = None
-    cpu_limit: float | None = None
-    pull_policy: str = "ifnotpresent"
-    remove: bool = True
-    extra_create_kwargs: dict[str, Any] = field(default_factory=dict)
-    extra_host_config: dict[str, Any] = field(default_factory=dict)
-    #: host directory mounted as the home when a policy allows it; ``{user}`` is replaced.
-    #: Empty: no home is available and starting an app whose policy wants one fails.
-    home_source: str = ""
-    home_target: str = "/workspace"
-    start_timeout: float = 60
-    stop_timeout: int = 5
-    container_port: int | None = None
-    #: Linux capabilities removed from / added to docker's default set (see DEFAULT_CAP_DROP)
-    cap_drop: list[str] = field(default_factory=lambda: list(DEFAULT_CAP_DROP))
-    cap_add: list[str] = field(default_factory=list)
-    #: most processes + threads a container may have (None: no limit)
-    pids_limit: int | None = DEFAULT_PIDS_LIMIT
-    #: host directories a grant's policy volume must be in (empty: anywhere but SYSTEM_PATHS)
-    allowed_volume_roots: list[str] = field(default_factory=list)
-
-    def __post_init__(self):
-        if self.pull_policy not in PULL_POLICIES:
-            raise BadRequest(
-                f"pull_policy must be one of {', '.join(PULL_POLICIES)}, not {self.pull_policy!r}"
-            )
-        self.cap_drop = [_capability(c, "cap_drop") for c in self.cap_drop]
-        self.cap_add = [_capability(c, "cap_add") for c in self.cap_add]
-        if self.pids_limit is not None and (
-            isinstance(self.pids_limit, bool)
-            or not isinstance(self.pids_limit, int)
-            or self.pids_limit < 1
-        ):
-            raise BadRequest(
-                f"pids_limit must be a positive integer or None, not {self.pids_limit!r}"
-            )
-        for root in self.allowed_volume_roots:
-            if not isinstance(root, str) or not os.path.isabs(root):
-                raise BadRequest(f"allowed_volume_roots must be absolute paths, not {root!r}")
-        self.allowed_volume_roots = [os.path.normpath(r) for r in self.allowed_volume_roots]
-        reserved = sorted(set(self.extra_create_kwargs) & _RESERVED_CREATE_KWARGS)
-        if reserved:
-            raise BadRequest(
-                f"extra_create_kwargs must not set {', '.join(reserved)}: remoteapp sets them "
-                "itself (name, labels and environment identify and configure the app; host "
-                "options belong in extra_host_config)"
-            )
-        managed = sorted(set(self.extra_host_config) & set(_MANAGED_HOST_CONFIG))
-        if managed:
-            raise BadRequest(
-                f"extra_host_config must not set {', '.join(managed)}: use "
-                + ", ".join(f"c.RemoteApp.{_MANAGED_HOST_CONFIG[k]}" for k in managed)
-            )
-        weakening = _weakening(self)
-        if weakening:
-            log.warning(
-                "remoteapp containers are configured with weaker isolation than the default: "
-                "%s. Every application container gets this; make sure it is meant.",
-                "; ".join(weakening),
-            )
-
-    def label(self, key: str) -> str:
-        return f"{self.namespace}runinfo.{key}"
 
 
 class ContainerManager:
+    """The containers of one realm on one docker engine, with the given options."""
+
     def __init__(self, docker: AsyncDocker, options: ContainerOptions | None = None):
         self.docker = docker
         self.options = options or ContainerOptions()
@@ -221,17 +57,17 @@ class ContainerManager:
         images = []
         for summary in summaries:
             labels = summary.get("Labels") or {}
-            if not is_remoteapp_image(labels, self.options.namespace):
+            if not is_remoteapp_image(labels, self.options.label_namespace):
                 continue
             for tag in summary.get("RepoTags") or []:
                 if tag != "<none>:<none>":
-                    images.append(image_from_labels(tag, labels, self.options.namespace))
+                    images.append(image_from_labels(tag, labels, self.options.label_namespace))
         return sorted(images, key=lambda image: image.name)
 
     async def get_image(self, name: str) -> Image:
         """The image ``name`` read from its labels; NotFound when docker does not have it."""
         info = await self._inspect_image(name)
-        return image_from_labels(name, info["Config"].get("Labels"), self.options.namespace)
+        return image_from_labels(name, info["Config"].get("Labels"), self.options.label_namespace)
 
     async def _inspect_image(self, name: str) -> dict[str, Any]:
         validate_image_name(name)
@@ -294,7 +130,7 @@ class ContainerManager:
             if value is not None:
                 filters.append(f"{self.options.label(key)}={value}")
         summaries = await self.docker.call("containers", all=True, filters={"label": filters})
-        containers = [self._from_summary(s) for s in summaries]
+        containers = [from_summary(s, self.options) for s in summaries]
         if self.options.remove:
             containers = await self._sweep_exited(containers, summaries)
         # docker label filters match exactly, but be strict about what we return anyway
@@ -362,53 +198,6 @@ class ContainerManager:
             raise NotFound(f"no container {url_id!r}")
         return found[0]
 
-    def _from_summary(self, summary: dict[str, Any]) -> Container | None:
-        labels = summary.get("Labels") or {}
-        opts = self.options
-        try:
-            runinfo = {
-                k: labels[opts.label(k)] for k in ("user", "mapping_id", "url_id", "urlpath")
-            }
-        except KeyError:
-            return None
-        image = image_from_labels(summary.get("Image", ""), labels, opts.namespace)
-        host, port = self._address(summary)
-        names = summary.get("Names") or [""]
-        return Container(
-            docker_id=summary["Id"],
-            name=names[0].lstrip("/"),
-            image=labels.get(opts.label("image"), summary.get("Image", "")),
-            realm=labels.get(opts.label("realm"), ""),
-            state=summary.get("State", ""),
-            started_at=iso_from_epoch(summary.get("Created")),
-            ui_name=image.ui_name,
-            type=image.type,
-            host=host,
-            port=port,
-            **runinfo,
-        )
-
-    def _address(self, summary: dict[str, Any]) -> tuple[str | None, int | None]:
-        labels = summary.get("Labels") or {}
-        try:
-            container_port = int(labels.get(self.options.label("port"), "0"))
-        except ValueError:
-            container_port = 0
-        if self.options.use_internal_ip:
-            networks = (summary.get("NetworkSettings") or {}).get("Networks") or {}
-            net = networks.get(self.options.network_name or "", None) or next(
-                iter(networks.values()), {}
-            )
-            ip = (net or {}).get("IPAddress")
-            return (ip or None), (container_port or None)
-        for port in summary.get("Ports") or []:
-            if port.get("PublicPort") and port.get("PrivatePort") == container_port:
-                ip = port.get("IP") or "127.0.0.1"
-                if ip in ("0.0.0.0", "::"):
-                    ip = "127.0.0.1"
-                return ip, int(port["PublicPort"])
-        return None, None
-
     async def start(
         self,
         *,
@@ -460,10 +249,10 @@ class ContainerManager:
         await _report(progress, "image", f"checking image {grant.image}")
         info = await self._ensure_image(grant.image, progress)
         labels = (info or {}).get("Config", {}).get("Labels") or {}
-        image = image_from_labels(grant.image, labels, opts.namespace)
+        image = image_from_labels(grant.image, labels, opts.label_namespace)
         env = image.configurables_env(configurables, grant.policy)
-        mounts = self._mounts(user, grant)
-        port = opts.container_port or _exposed_port(info) or 8888
+        mounts = policy_mounts(opts, user, grant)
+        port = _exposed_port(info) or 8888
 
         url_id = secrets.token_hex(16)
         prefix = base_url.strip("/")
@@ -582,95 +371,6 @@ class ContainerManager:
                 "starting it); try again in a moment"
             ) from None
 
-    def _mounts(self, user: str, grant: Grant) -> list:
-        """Bind mounts of the policy: exactly the home and the grant's volume, if any.
-
-        Host paths are mounted only when they are literally what was configured or
-        granted: absolute, without '..', through no symbolic link, a directory (or,
-        for a volume, a regular file) -- never a socket or device. Missing paths are
-        refused, never created; a grant's volume is never a system path and, when
-        ``allowed_volume_roots`` is set, lies below one of them.
-        """
-        opts = self.options
-        policy = grant.policy
-        mounts = []
-        if policy.allow_home:
-            if not opts.home_source:
-                raise BadRequest(
-                    "the policy of this application mounts your home, but this server has no "
-                    "home directory for containers configured (c.RemoteApp.home_source)"
-                )
-            if "{user" in opts.home_source and (
-                "/" in user or "\0" in user or user.strip() in ("", ".", "..")
-            ):
-                raise BadRequest(
-                    f"the user name {user!r} cannot name a home directory "
-                    f"({opts.home_source}): it contains '/' or is '.' or '..'"
-                )
-            try:
-                source = opts.home_source.format(user=user)
-            except (KeyError, IndexError, ValueError) as exc:
-                raise BadRequest(
-                    f"c.RemoteApp.home_source {opts.home_source!r} is not a valid template "
-                    f"({exc!r}); only {{user}} is replaced"
-                ) from None
-            mounts.append(self._bind(source, opts.home_target, read_only=False, what="home"))
-        if policy.volume_source:
-            if policy.allow_home and policy.volume_target == opts.home_target:
-                raise BadRequest(f"the policy volume target {opts.home_target} is the home's")
-            mounts.append(
-                self._bind(
-                    policy.volume_source,
-                    policy.volume_target,
-                    read_only=policy.volume_mode != "rw",
-                    what="volume",
-                )
-            )
-        return mounts
-
-    def _bind(self, source: str, target: str, *, read_only: bool, what: str):
-        from docker.types import Mount
-
-        if not isinstance(source, str) or not source.startswith("/") or "\0" in source:
-            raise BadRequest(f"the {what} path {source!r} is not an absolute path")
-        if any(part == ".." for part in source.split("/")):
-            raise BadRequest(f"the {what} path {source!r} must not contain '..'")
-        path = "/" + os.path.normpath(source).lstrip("/")
-        if what == "volume":
-            for system in SYSTEM_PATHS:
-                if path == system or (system != "/" and path.startswith(system + "/")):
-                    raise BadRequest(
-                        f"the volume path {source!r} is a system path ({system}) of the host "
-                        "and is never mounted"
-                    )
-        if not os.path.lexists(path):
-            raise BadRequest(
-                f"the {what} path {source!r} does not exist on the docker host; "
-                "it is not created automatically, ask an administrator to create it"
-            )
-        real = os.path.realpath(path)
-        if real != path:
-            raise BadRequest(
-                f"the {what} path {source!r} is, or passes through, a symbolic link (to "
-                f"{real!r}); links are not followed, so that nobody can redirect the mount "
-                "by changing one: configure the real path"
-            )
-        mode = os.stat(path).st_mode
-        if not (stat.S_ISDIR(mode) or (what == "volume" and stat.S_ISREG(mode))):
-            raise BadRequest(
-                f"the {what} path {source!r} is not a "
-                + ("directory or a regular file" if what == "volume" else "directory")
-                + "; sockets (such as docker's) and devices are never mounted"
-            )
-        if what == "volume":
-            roots = self.options.allowed_volume_roots
-            if roots and not any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots):
-                raise BadRequest(
-                    f"the volume path {source!r} is outside the directories this server "
-                    f"mounts volumes from ({', '.join(roots)}; c.RemoteApp.allowed_volume_roots)"
-                )
-        return Mount(target=target, source=path, type="bind", read_only=read_only)
-
     async def _still_running(self, container_id: str) -> str | None:
         """None while the container runs; otherwise why it stopped, with its last log lines."""
         info = await self.docker.call("inspect_container", container_id)
@@ -767,39 +467,3 @@ async def _report(progress: ProgressCallback | None, stage: str, message: str) -
     result = progress({"stage": stage, "message": message})
     if asyncio.iscoroutine(result):
         await result
-
-
-def _capability(name: Any, trait: str) -> str:
-    """``"cap_net_admin"`` → ``"NET_ADMIN"``; BadRequest for what is not a capability."""
-    cap = name.strip().upper() if isinstance(name, str) else ""
-    cap = cap.removeprefix("CAP_")
-    if cap != "ALL" and cap not in CAPABILITIES:
-        raise BadRequest(f"{trait}: {name!r} is not a Linux capability (see capabilities(7))")
-    return cap
-
-
-def _weakening(opts: ContainerOptions) -> list[str]:
-    """What in the options gives containers more than remoteapp's defaults (for a warning)."""
-    found = []
-    if opts.host_ip and not opts.use_internal_ip:
-        try:
-            loopback = ipaddress.ip_address(opts.host_ip).is_loopback
-        except ValueError:
-            loopback = opts.host_ip == "localhost"
-        if not loopback:
-            found.append(f"ports published on host_ip={opts.host_ip!r}, not on loopback")
-    if "ALL" in opts.cap_add or "SYS_ADMIN" in opts.cap_add:
-        found.append(f"cap_add={opts.cap_add!r}")
-    host = opts.extra_host_config
-    if host.get("privileged"):
-        found.append("extra_host_config privileged=True")
-    for key in ("network_mode", "pid_mode", "ipc_mode", "userns_mode", "uts_mode"):
-        if host.get(key) == "host":
-            found.append(f"extra_host_config {key}='host'")
-    for key in ("binds", "mounts", "volumes_from", "devices", "device_requests"):
-        if host.get(key):
-            found.append(f"extra_host_config {key}={host[key]!r}")
-    for opt in host.get("security_opt") or ():
-        if "unconfined" in str(opt) or str(opt).replace("=", ":") == "no-new-privileges:false":
-            found.append(f"extra_host_config security_opt {opt!r}")
-    return found
