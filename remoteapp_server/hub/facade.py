@@ -27,8 +27,8 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..core.errors import NotFound, RemoteAppError, Unavailable
-from .base import API_PREFIX, RemoteAppHandler
-from .proxy import ContainerProxyHandler, proxy_handlers
+from ..handlers.base import API_PREFIX, RemoteAppHandler
+from ..handlers.proxy import ContainerProxyHandler, proxy_handlers
 
 #: request headers that reach the service (all others stay here, cookies above all)
 _FORWARDED_REQUEST_HEADERS = ("Accept", "Content-Type", "User-Agent")
