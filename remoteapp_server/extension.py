@@ -21,7 +21,7 @@ from .core.remoteapps import Identity, RemoteApps
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
 from .hub.facade import ServiceClient, ServiceTargetResolver, forward_handlers
-from .handlers.proxy import close_proxy, proxy_handlers
+from .proxy.personal import close_proxy, proxy_handlers
 
 
 class ProxyResolver:

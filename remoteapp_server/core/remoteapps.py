@@ -143,6 +143,24 @@ class RemoteApps:
         self._targets[url_id] = (who.name, container.target, now + self.TARGET_TTL)
         return container.target
 
+    async def proxy_target(self, who: Identity, url_id: str) -> tuple[str, str]:
+        """``(owner, http://host:port)`` of container ``url_id``, for its owner or an admin
+        (the JupyterHub service's proxy: one URL per app for everyone allowed); NotFound
+        otherwise, as for an id that does not exist."""
+        cached = self._targets.get(url_id)
+        now = time.monotonic()
+        if cached is not None and cached[2] > now:
+            owner, target = cached[0], cached[1]
+        else:
+            container = await self.containers.get(url_id)
+            if container.target is None or container.status != "running":
+                raise NotFound(f"container {url_id!r} is not running")
+            owner, target = container.user, container.target
+            self._targets[url_id] = (owner, target, now + self.TARGET_TTL)
+        if owner != who.name and not who.admin:
+            raise NotFound(f"no container {url_id!r}")
+        return owner, target
+
     def forget_target(self, url_id: str) -> None:
         self._targets.pop(url_id, None)
 

@@ -34,7 +34,6 @@ from jupyterhub.services.auth import (
 from tornado import web
 
 
-
 def derived_secret(api_token: str, purpose: str) -> bytes:
     """A 32-byte secret for ``purpose``, the same in every worker and across restarts.
 
@@ -66,6 +65,10 @@ class StatelessHubOAuth(HubOAuth):
 
     state_secret: bytes = b""
 
+    def _crypt(self, nonce: bytes, data: bytes) -> bytes:
+        """``data`` XOR the keystream HMAC(key, nonce || counter): encrypts and decrypts."""
+        return bytes(a ^ b for a, b in zip(data, self._keystream(nonce, len(data)), strict=True))
+
     def _keystream(self, nonce: bytes, length: int) -> bytes:
         stream = b""
         counter = 0
@@ -84,8 +87,7 @@ class StatelessHubOAuth(HubOAuth):
             payload["c"] = extra_state["cookie_name"]
         verifier = extra_state.get("code_verifier")
         if verifier:
-            raw = verifier.encode()
-            payload["v"] = _b64(bytes(a ^ b for a, b in zip(raw, self._keystream(nonce, len(raw)))))
+            payload["v"] = _b64(self._crypt(nonce, verifier.encode()))
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
         mac = hmac.new(self.state_secret, body.encode(), "sha256").digest()
         return f"{body}.{_b64(mac)}"
@@ -107,10 +109,8 @@ class StatelessHubOAuth(HubOAuth):
             return {}
         state: dict[str, Any] = {"next_url": payload.get("u"), "cookie_name": payload.get("c")}
         if payload.get("v"):
-            nonce, secret = _unb64(payload["n"]), _unb64(payload["v"])
-            state["code_verifier"] = bytes(
-                a ^ b for a, b in zip(secret, self._keystream(nonce, len(secret)))
-            ).decode()
+            secret = self._crypt(_unb64(payload["n"]), _unb64(payload["v"]))
+            state["code_verifier"] = secret.decode()
         return state
 
     def get_next_url(self, state_id="", /):
@@ -158,4 +158,3 @@ async def authenticate(handler: HubAuthenticated) -> dict[str, Any] | None:
             ) from None
     handler.current_user = allowed
     return allowed
-

@@ -340,7 +340,7 @@ class RemoteAppService(JupyterApp):
         sockets = self._sockets()
         server = HTTPServer(self.make_app(), xheaders=True)
         server.add_sockets(sockets)
-        where = ", ".join("http://%s:%s" % s.getsockname()[:2] for s in sockets)
+        where = ", ".join("http://{}:{}".format(*s.getsockname()[:2]) for s in sockets)
         self.log.info(
             "remoteapp service worker %d at %s%s (accounting %s, realm %s, %s loop)",
             self.worker,
@@ -380,6 +380,7 @@ class RemoteAppService(JupyterApp):
         if watch is not None:
             watch.cancel()
         await server.close_all_connections()
+        await self.proxy_client.close()
         await self.activity.close()
         self.remoteapps.close()  # containers keep running; a restart finds them again
         self.log.info("remoteapp service worker %d stopped", self.worker)
