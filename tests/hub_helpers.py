@@ -109,12 +109,17 @@ class Hub:
         realm: str,
         accounting_url: str,
         user_python: Path,
+        apps_origin: bool = True,
+        workers: int = 1,
     ):
         self.workdir = workdir
         self.user_python = user_python
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service_port = free_port()
+        #: the apps origin: another loopback address, so another site for the browser
+        self.apps_url = f"http://127.0.0.2:{free_port()}/" if apps_origin else None
+        self.workers = workers
         self.harness_token = secrets.token_hex(32)
         self.admin_users = admin_users
         self.realm = realm
@@ -150,6 +155,10 @@ class Hub:
                 configure_hub(
                     c,
                     service_url="http://127.0.0.1:{self.service_port}",
+                    apps_url={self.apps_url!r},
+                    workers={self.workers!r},
+                    # the test sees activity posted for each request, not once a minute
+                    service_options={{"activity_interval": 1}},
                     admin_users={self.admin_users!r},
                     python={sys.executable!r},
                     remoteapp_options={{
@@ -289,6 +298,27 @@ class HubUser:
             lab.status_code,
             lab.url,
         )
+
+    def login_to_service(self) -> requests.Response:
+        """A browser opening the service on the apps origin: the service's OAuth login
+        (Hub authorize page, no confirmation, callback on the apps origin) sets its cookie
+        there. Returns the final answer (the service's home page)."""
+        home = f"{self.hub.apps_url or self.hub.url + '/'}services/remoteapp/"
+        answer = self.session.get(home, timeout=30)
+        assert answer.status_code == 200, (answer.status_code, answer.url, answer.text[:300])
+        assert answer.json()["user"] == self.name
+        return answer
+
+    @property
+    def token(self) -> str:
+        """A token of this user for scripts: the service's access scope, their own
+        server's, and the admin scope when the user has it."""
+        if not hasattr(self, "_token"):
+            scopes = ["access:services!service=remoteapp", f"access:servers!user={self.name}"]
+            if self.name in self.hub.admin_users:
+                scopes.append("custom:remoteapp:admin")
+            self._token = self.hub.user_token(self.name, scopes)
+        return self._token
 
     @property
     def xsrf(self) -> str:

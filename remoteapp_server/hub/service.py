@@ -255,9 +255,17 @@ class RemoteAppService(JupyterApp):
         self.remoteapp_config = RemoteApp(parent=self)
         hub_origin = origin_of(self.hub_url)
         auth_options: dict[str, Any] = {"cache_max_age": self.hub_cache_seconds}
-        if self.apps_origin and hub_origin:
-            # the login page is on the Hub's origin, the browser on the apps origin
-            auth_options["hub_host"] = hub_origin
+        if self.apps_origin:
+            # browsers log in on the apps origin: the OAuth client's one redirect URI
+            # (hub_config sets the same for the Hub), not JupyterHub's default on its own
+            auth_options["oauth_redirect_uri"] = f"{self.apps_origin}{self.prefix}oauth_callback"
+            if hub_origin:  # the login page is on the Hub's origin, not the apps origin
+                auth_options["hub_host"] = hub_origin
+            else:
+                self.log.warning(
+                    "remoteapp: apps_url without hub_url: browsers on the apps origin "
+                    "cannot be sent to the Hub's login (set c.RemoteAppService.hub_url)"
+                )
         self.hub_auth = StatelessHubOAuth(parent=self, **auth_options)
         self.hub_auth.state_secret = derived_secret(self.hub_auth.api_token, "oauth state")
         if not self.hub_auth.access_scopes:  # started by hand: never "every Hub user"
