@@ -21,8 +21,8 @@ from .core.remoteapps import Identity, RemoteApps
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
 from .handlers.forward import ServiceClient, ServiceTargetResolver, forward_handlers
-from .handlers.proxy import close_proxy, proxy_handlers
 from .proxy.appsession import AppsOrigin, AppsSessions, derive_secret
+from .proxy.personal import close_proxy, proxy_handlers
 
 
 class ProxyResolver:
