@@ -157,7 +157,7 @@ def configure_hub(c: Any, **options: Any) -> dict[str, dict[str, Any]]:
     Services and roles are appended, scopes and the spawners' environment updated; the
     rest is set.
     """
-    if options.get("apps_url") and not options.get("hub_url"):
+    if not options.get("hub_url"):
         for trait in ("public_url", "bind_url"):
             if trait in c.JupyterHub and c.JupyterHub[trait]:
                 options["hub_url"] = c.JupyterHub[trait]
