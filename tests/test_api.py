@@ -67,9 +67,6 @@ async def test_me_in_personal_mode(api):
         "groups": [],
         "scopes": ["custom:remoteapp:admin"],
         "mode": "personal",
-        # until the extension serves apps on an origin of their own
-        "apps_origin": None,
-        "apps_isolated": False,
     }
 
 
