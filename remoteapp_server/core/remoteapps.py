@@ -131,17 +131,22 @@ class RemoteApps:
 
     async def resolve_target(self, who: Identity, url_id: str) -> str:
         """``http://host:port`` of the caller's container ``url_id``; NotFound otherwise."""
+        return (await self.locate(url_id, user=who.name))[1]
+
+    async def locate(self, url_id: str, *, user: str | None = None) -> tuple[str, str]:
+        """(owner, ``http://host:port``) of the running container ``url_id`` — ``user``'s
+        when given (None: an admin's apps session, any owner); NotFound otherwise."""
         cached = self._targets.get(url_id)
         now = time.monotonic()
         if cached is not None and cached[2] > now:
-            if cached[0] != who.name:
+            if user is not None and cached[0] != user:
                 raise NotFound(f"no container {url_id!r}")
-            return cached[1]
-        container = await self.containers.get(url_id, user=who.name)
+            return cached[0], cached[1]
+        container = await self.containers.get(url_id, user=user)
         if container.target is None or container.status != "running":
             raise NotFound(f"container {url_id!r} is not running")
-        self._targets[url_id] = (who.name, container.target, now + self.TARGET_TTL)
-        return container.target
+        self._targets[url_id] = (container.user, container.target, now + self.TARGET_TTL)
+        return container.user, container.target
 
     async def proxy_target(self, who: Identity, url_id: str) -> tuple[str, str]:
         """``(owner, http://host:port)`` of container ``url_id``, for its owner or an admin
