@@ -82,8 +82,21 @@ class JupyterProxyHandler(ContainerProxyHandler, JupyterHandler):
             client = self.settings[_SHARED_CLIENT]
         super().initialize(client, **options)
 
+    _refused_host: web.HTTPError | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        # first who it is, as in JupyterHandler.prepare: @web.authenticated (above) then
+        # sees the user whatever the base refuses (a '..' path is a 400 for the user)
+        try:
+            await self.authenticate()
+        except web.HTTPError as refusal:
+            self._refused_host = refusal
+        await super().prepare()
+
     async def admit(self, url_id: str, *, websocket: bool) -> Admission:
-        user = await self.authenticate()
+        if self._refused_host is not None:
+            raise self._refused_host
+        user: User | None = self.current_user
         if user is None:  # also when the server allows unauthenticated access
             if websocket or self.request.method not in ("GET", "HEAD"):
                 raise web.HTTPError(403, "Authentication required.")
