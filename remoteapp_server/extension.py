@@ -21,7 +21,8 @@ from .core.remoteapps import Identity, RemoteApps
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
 from .handlers.forward import ServiceClient, ServiceTargetResolver, forward_handlers
-from .handlers.proxy import close_proxy, proxy_handlers
+from .proxy.appsession import AppsOrigin, AppsSessions, derive_secret
+from .proxy.personal import close_proxy, proxy_handlers
 
 
 class ProxyResolver:
@@ -70,10 +71,18 @@ class RemoteAppExtension(ExtensionApp):
             base_url_for=lambda identity: self._base_url_for(identity),
         )
         self.identity_rule = IdentityRule(config.personal_user, config.personal_admin)
+        # tickets and apps-session cookies: signed with a key derived from the server's
+        # cookie secret (kept across restarts when Jupyter keeps it in a file)
+        self.apps_origin = AppsOrigin(
+            apps_url=config.apps_url, same_origin_fallback=config.apps_same_origin_fallback
+        )
+        self.apps_sessions = AppsSessions(derive_secret(self.serverapp.cookie_secret))
         self.settings.update(
             remoteapp=self.remoteapps,
             remoteapp_mode=mode,
             remoteapp_identity_rule=self.identity_rule,
+            remoteapp_apps_origin=self.apps_origin,
+            remoteapp_apps_sessions=self.apps_sessions,
         )
         self.log.info(
             "remoteapp: %s mode, accounting at %s, realm %s",

@@ -167,6 +167,11 @@ class RemoteApps:
     async def get_container(self, who: Identity, url_id: str) -> Container:
         return await self.containers.get(url_id, user=who.name)
 
+    async def ticket_container(self, who: Identity, url_id: str) -> Container:
+        """The container a ticket may be minted for: the caller's, or for an admin
+        anyone's; NotFound otherwise (exactly as for a container that does not exist)."""
+        return await self.containers.get(url_id, user=None if who.admin else who.name)
+
     async def start(
         self,
         who: Identity,

@@ -10,8 +10,10 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..core.containers import Container
 from ..core.errors import BadRequest, RemoteAppError, Unavailable
 from ..core.remoteapps import ADMIN_SCOPE, Identity, RemoteApps
+from ..proxy.appsession import AppsOrigin, AppsSessions, request_origin
 
 #: REST bodies are small JSON documents; anything bigger is a mistake or an attack.
 MAX_JSON_BODY = 64 * 1024
@@ -83,6 +85,33 @@ class RemoteAppApi:
 
     def get_identity(self) -> Identity:
         raise NotImplementedError
+
+    def apps_origin(self) -> str | None:
+        """The origin apps are served on for the Lab this request came from; None: the
+        Lab's own (the same-origin fallback, or no apps origin configured)."""
+        return None
+
+    @property
+    def apps_same_origin_fallback(self) -> bool:
+        """Whether apps may be served on the Lab's origin when there is no other."""
+        return True
+
+    @property
+    def apps_sessions(self) -> AppsSessions:
+        """Mints the tickets of ``POST containers/<url_id>/ticket``."""
+        return self.settings["remoteapp_apps_sessions"]
+
+    def lab_origin(self) -> str:
+        """The origin of the Lab that calls (the only one that may frame its apps)."""
+        return request_origin(self.request)
+
+    def container_json(self, container: Container) -> dict[str, Any]:
+        """A container as the API shows it: ``url`` absolute on the apps origin."""
+        answer = container.to_dict()
+        origin = self.apps_origin()
+        if origin:
+            answer["url"] = origin + answer["url"]
+        return answer
 
     @property
     def identity(self) -> Identity:
@@ -194,6 +223,14 @@ class RemoteAppHandler(RemoteAppApi, APIHandler):
     def get_identity(self) -> Identity:
         rule: IdentityRule = self.settings["remoteapp_identity_rule"]
         return rule.identity(self.current_user)
+
+    def apps_origin(self) -> str | None:
+        apps: AppsOrigin = self.settings["remoteapp_apps_origin"]
+        return apps.of(request_origin(self.request))
+
+    @property
+    def apps_same_origin_fallback(self) -> bool:
+        return self.settings["remoteapp_apps_origin"].same_origin_fallback
 
     def is_unauthenticated(self) -> bool:
         # jupyter_server's prepare sets it (None: no valid credentials) before its XSRF

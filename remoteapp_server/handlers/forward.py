@@ -27,8 +27,8 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..core.errors import NotFound, RemoteAppError, Unavailable
+from ..proxy.personal import JupyterProxyHandler, proxy_handlers
 from .base import API_PREFIX, RemoteAppHandler
-from .proxy import ContainerProxyHandler, proxy_handlers
 
 #: request headers that reach the service (all others stay here, cookies above all)
 _FORWARDED_REQUEST_HEADERS = ("Accept", "Content-Type", "User-Agent")
@@ -213,7 +213,7 @@ class _CallerResolver:
         self.resolver.forget(url_id)
 
 
-class HubContainerProxyHandler(ContainerProxyHandler):
+class HubContainerProxyHandler(JupyterProxyHandler):
     """The container proxy, resolving with the service as the caller."""
 
     def initialize(self, resolver: ServiceTargetResolver, **options: Any) -> None:
@@ -228,8 +228,7 @@ def forward_handlers(
     routes: list[tuple[str, type[web.RequestHandler], dict[str, Any]]] = [
         (f"{prefix}/(?P<path>.*)", ApiForwardHandler, {"service": service})
     ]
-    for pattern, _, options in proxy_handlers(base_url, resolver):  # type: ignore[arg-type]
-        routes.append((pattern, HubContainerProxyHandler, options))
+    routes += proxy_handlers(base_url, resolver, handler=HubContainerProxyHandler)  # type: ignore[arg-type]
     return routes
 
 
