@@ -275,7 +275,11 @@ class RemoteAppService(JupyterApp):
         self.worker = int(os.environ.get(WORKER_ENV, "0"))
         self.remoteapp_config = RemoteApp(parent=self)
         hub_origin = origin_of(self.hub_url)
-        auth_options: dict[str, Any] = {"cache_max_age": self.hub_cache_seconds}
+        auth_options: dict[str, Any] = {
+            "cache_max_age": self.hub_cache_seconds,
+            # HubAuth reads $JUPYTERHUB_SERVICE_PREFIX when it is imported: say it here
+            "base_url": self.prefix,
+        }
         if self.apps_origin:
             # browsers log in on the apps origin: the OAuth client's one redirect URI
             # (hub_config sets the same for the Hub), not JupyterHub's default on its own
