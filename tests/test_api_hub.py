@@ -9,6 +9,7 @@ import pytest
 from api_helpers import ROUTES, Api, spec, spec_path
 from conftest import VNCAPP, WEBAPP, realm_containers, server_config
 from fake_hub import ADMIN, FakeHubIdentityProvider
+from tornado.httpclient import AsyncHTTPClient
 
 
 @pytest.fixture
@@ -89,12 +90,13 @@ async def test_grants_to_users_and_groups(users, http_server_client):
     assert (await alice.get(f"containers/{url_id}/logs"))[0] == 404
     assert (await alice.delete(f"containers/{url_id}"))[0] == 404
     assert (await alice.get("containers"))[1] == []
+    # the URL is absolute, on the apps origin (the other loopback name of the port)
     for token in ("alice-token", "carol-token"):
-        response = await http_server_client.fetch(
+        response = await AsyncHTTPClient().fetch(
             container["url"], headers={"Authorization": f"token {token}"}, raise_error=False
         )
         assert response.code == 404 and b"demo web app" not in response.body
-    page = await http_server_client.fetch(
+    page = await AsyncHTTPClient().fetch(
         container["url"], headers={"Authorization": "token bob-token"}
     )
     assert b"remoteapp demo web app" in page.body
