@@ -15,23 +15,14 @@ import pwd
 import re
 import shutil
 import subprocess
-import tempfile
 import textwrap
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import REALM, VNCAPP, WEBAPP, realm_containers, rfb_server_init
-from hub_helpers import (
-    Hub,
-    HubUser,
-    create_system_user,
-    ensure_chp,
-    remove_system_user,
-    user_python,
-)
+from conftest import REALM, VNCAPP, WEBAPP, rfb_server_init
+from hub_helpers import HubUser, ensure_chp, run_hub
 from tornado.httpclient import HTTPRequest
 
 from remoteapp_server.core.accounting import Policy, open_accounting
@@ -50,49 +41,16 @@ def hub(docker_client):
     if shutil.which("npm") is None:
         pytest.skip("needs npm for configurable-http-proxy")
     ensure_chp()
-    # base: others may enter (the users' Python lives here); private: root only
-    base = Path(tempfile.mkdtemp(prefix="remoteapp-hub-test-"))
-    base.chmod(0o711)
-    private = base / "private"
-    private.mkdir(mode=0o700)
-    accounting_file = private / "remoteapp.sqlite"
-    accounting = open_accounting(str(accounting_file))
-    grants: dict[str, dict[str, str]] = {}
-    for image in (WEBAPP, VNCAPP):
-        accounting.create_application(image)
-    for name in (ALICE, BOB):
-        create_system_user(name)
-        accounting.create_user(name)
-        grants[name] = {
-            image: accounting.grant(image, Policy(), user=name).mapping_id
-            for image in (WEBAPP, VNCAPP)
-        }
-    accounting.close()
-    hub = Hub(
-        private,
+    yield from run_hub(
+        docker_client,
+        users=(ALICE, BOB),
         admin_users=[ALICE],
         realm=REALM,
-        accounting_url=str(accounting_file),
-        user_python=user_python(base),
+        images=(WEBAPP, VNCAPP),
         # two processes share the service's ports: every test below also checks that
         # any of them serves any request (the OAuth login may start in one, end in another)
         workers=2,
     )
-    hub.grants = grants
-    hub.accounting_file = accounting_file
-    try:
-        hub.start()
-        hub.start_servers([ALICE, BOB])
-        yield hub
-    finally:
-        hub.stop()
-        # the Hub's, the service's and the servers' log, for after the fact
-        shutil.copy(hub.log_path, ensure_chp().parents[2] / "last-test-hub.log")
-        for container in realm_containers(docker_client):
-            container.remove(force=True)
-        for name in (ALICE, BOB):
-            remove_system_user(name)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -476,37 +434,3 @@ def test_the_single_user_server_cannot_reach_docker_or_the_accounting(hub, bob):
     assert result["docker_host"] is None
     # ... and the server still does everything through the service
     assert bob.get("containers")[0] == 200
-
-
-def test_in_chromium_a_user_launches_the_desktop_from_the_launcher(hub, bob, tmp_path):
-    """Log in through the Hub, click the desktop in the launcher: noVNC connects in the tab."""
-    import subprocess
-
-    for container in bob.get("containers")[1]:  # the launcher starts a fresh one
-        assert bob.call("DELETE", f"containers/{container['url_id']}")[0] == 204
-
-    from hub_helpers import PASSWORD
-
-    ui_tests = Path(__file__).resolve().parent.parent / "ui-tests"
-    if not (ui_tests / "node_modules" / "@playwright" / "test").exists():
-        pytest.skip("ui-tests/node_modules is not installed (scripts/test installs it)")
-    screenshot = tmp_path / "hub-vnc.png"
-    done = subprocess.run(
-        ["node", str(ui_tests / "hub" / "vnc-through-hub.js")],
-        env={
-            **os.environ,
-            "HUB_URL": hub.url,
-            "HUB_USER": BOB,
-            "HUB_PASSWORD": PASSWORD,
-            "SCREENSHOT": str(screenshot),
-        },
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=ui_tests,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr + hub.log_tail()
-    # framed from the apps origin
-    assert f"connected: {hub.apps_url}services/remoteapp/" in done.stdout, done.stdout
-    assert screenshot.stat().st_size > 10_000
-    shutil.copy(screenshot, Path(__file__).resolve().parent.parent / ".hub" / "last-hub-vnc.png")
