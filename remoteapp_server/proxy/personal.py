@@ -82,8 +82,21 @@ class JupyterProxyHandler(ContainerProxyHandler, JupyterHandler):
             client = self.settings[_SHARED_CLIENT]
         super().initialize(client, **options)
 
+    _refused_host: web.HTTPError | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        # first who it is, as in JupyterHandler.prepare: @web.authenticated (above) then
+        # sees the user whatever the base refuses (a '..' path is a 400 for the user)
+        try:
+            await self.authenticate()
+        except web.HTTPError as refusal:
+            self._refused_host = refusal
+        await super().prepare()
+
     async def admit(self, url_id: str, *, websocket: bool) -> Admission:
-        user = await self.authenticate()
+        if self._refused_host is not None:
+            raise self._refused_host
+        user: User | None = self.current_user
         if user is None:  # also when the server allows unauthenticated access
             if websocket or self.request.method not in ("GET", "HEAD"):
                 raise web.HTTPError(403, "Authentication required.")
@@ -224,9 +237,39 @@ class PersonalProxyHandler(JupyterProxyHandler):
         self.frame_ancestors = value
         self.set_header("Content-Security-Policy", value)
 
+    def _credentials(self) -> str:
+        """Which credentials count here, besides an apps session: ``jupyter`` (a Lab
+        origin without an apps origin: the fallback), ``token`` (a token header: a script)
+        or ``none``."""
+        if self.apps.of(request_origin(self.request)) is None:
+            return "jupyter"
+        if _TOKEN_HEADER.match(self.request.headers.get("Authorization", "")):
+            return "token"
+        return "none"
+
+    async def authenticate(self) -> User | None:
+        """Jupyter's identity where it counts; for a token, with the request's cookies
+        hidden from the identity provider (the token must do it, not Jupyter cookies the
+        browser holds for this origin); else nobody, by Jupyter's means."""
+        credentials = self._credentials()
+        if credentials == "jupyter":
+            return await super().authenticate()
+        if credentials == "none":
+            self.current_user = None
+            if not self.check_host():  # DNS rebinding: only the names Jupyter serves
+                raise web.HTTPError(403)
+            return None
+        cookies = self.request.headers.get_list("Cookie")
+        self.request.headers.pop("Cookie", None)
+        try:
+            return await super().authenticate()
+        finally:
+            for value in cookies:
+                self.request.headers.add("Cookie", value)
+
     async def admit(self, url_id: str, *, websocket: bool) -> Admission:
-        if not self.check_host():  # DNS rebinding: only the names Jupyter serves
-            raise web.HTTPError(403)
+        if self._refused_host is not None:
+            raise self._refused_host
         origin = request_origin(self.request)
         session = self.sessions.from_cookies(self.request.headers.get("Cookie"), url_id)
         if session is not None and self.apps.serves(origin, session):
@@ -238,7 +281,8 @@ class PersonalProxyHandler(JupyterProxyHandler):
             self.current_user = User(session.user)
             return Admission(target, url_id, owner=owner, user=session.user)
         self._frame_ancestors("frame-ancestors 'none'")
-        if self.apps.of(origin) is None:  # a Lab origin with no apps origin
+        credentials = self._credentials()
+        if credentials == "jupyter":  # a Lab origin with no apps origin
             if not self.apps.same_origin_fallback:
                 raise web.HTTPError(
                     403, "Apps are not served on JupyterLab's origin (apps_same_origin_fallback)."
@@ -246,19 +290,11 @@ class PersonalProxyHandler(JupyterProxyHandler):
             _warn_same_origin(self.log, origin)
             self._frame_ancestors("frame-ancestors 'self'")
             return await super().admit(url_id, websocket=websocket)
-        if not _TOKEN_HEADER.match(self.request.headers.get("Authorization", "")):
+        if credentials == "none" or self.current_user is None:
             raise web.HTTPError(
                 403, "Open this app from JupyterLab (this origin takes an apps session only)."
             )
-        cookies = self.request.headers.get_list("Cookie")
-        self.request.headers.pop("Cookie", None)
-        try:  # the token, not the Jupyter cookies the browser may hold for this origin
-            return await super().admit(url_id, websocket=websocket)
-        except Redirect:
-            raise web.HTTPError(403, "Authentication required.") from None
-        finally:
-            for value in cookies:
-                self.request.headers.add("Cookie", value)
+        return await super().admit(url_id, websocket=websocket)
 
 
 _TOKEN_HEADER = re.compile(r"\s*(token|bearer)\s+\S", re.IGNORECASE)
