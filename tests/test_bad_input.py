@@ -90,9 +90,26 @@ MALFORMED = [
 ]
 
 
+#: POST routes that take no body
+BODYLESS = {"/containers/{url_id}/ticket"}
+
+
 def test_every_post_route_has_a_valid_body_here():
     posts = {spec_path(r) for r, handler in ROUTES if handler.post is not RequestHandler.post}
-    assert posts == set(VALID_BODIES), "add the valid body of the new POST route to VALID_BODIES"
+    assert posts - BODYLESS == set(VALID_BODIES), "add the valid body of the new POST route"
+
+
+async def test_a_bodyless_post_refuses_any_body(users):
+    alice, bob = users["alice"], users["bob"]
+    code, container = await bob.post(
+        "containers", {"mapping_id": await grant(alice, WEBAPP, "bob")}
+    )
+    path = f"containers/{container['url_id']}/ticket"
+    for raw in (b"{}", b"x", b"null"):
+        assert_error(*await bob.post(path, raw=raw), 400, "takes no body", raw)
+    assert_error(*await bob.post(path, raw=b" " * (MAX_JSON_BODY + 1)), 413, "larger than")
+    code, ticket = await bob.post(path)
+    assert code == 200 and ticket["expires_in"] == 30
 
 
 async def test_malformed_bodies_on_every_post_route(users):
