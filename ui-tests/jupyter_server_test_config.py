@@ -16,8 +16,9 @@ Environment:
   no XSRF check, as Galata configures servers): a Lab as protected as a real one;
 - ``REMOTEAPP_UITEST_HOSTILE=1``: the hostile test app (``tests/hostile_app.py``) is
   built and granted too;
-- ``REMOTEAPP_UITEST_LABEXTENSIONS``: a directory whose ``*/package.json`` is a build of
-  the frontend to use before the installed one (a git worktree's ``remoteapp_server``);
+- ``REMOTEAPP_UITEST_LABEXTENSIONS``: a directory with a link ``remoteapp`` to a build of
+  the frontend (a git worktree's ``remoteapp_server/labextension``), used before the
+  installed one;
 - ``REMOTEAPP_UITEST_USER``: the accounting user (``personal_user``, default the OS
   user): the non-admin server is another user, whose apps the admin can open.
 """
@@ -32,10 +33,13 @@ from jupyterlab.galata import configure_jupyter_server
 from remoteapp_server.core.accounting import Policy, open_accounting
 
 configure_jupyter_server(c)  # noqa: F821
-if os.environ.get("REMOTEAPP_UITEST_LABEXTENSIONS"):  # the first one found is used
-    c.LabServerApp.extra_labextensions_path = [  # noqa: F821
+if os.environ.get("REMOTEAPP_UITEST_LABEXTENSIONS"):
+    # first in the path: the page config and the static files take the first one found
+    from jupyter_core.paths import jupyter_path
+
+    c.LabServerApp.labextensions_path = [  # noqa: F821
         os.environ["REMOTEAPP_UITEST_LABEXTENSIONS"],
-        str(c.LabServerApp.extra_labextensions_path),  # noqa: F821  (galata's)
+        *jupyter_path("labextensions"),
     ]
 
 # The CI machines run as root.

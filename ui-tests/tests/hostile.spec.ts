@@ -139,7 +139,7 @@ test('a hostile app in a Lab tab cannot act as its user', async ({
   // what left the page did nothing: no file in the server root, no kernel
   const after = await serverState(request);
   expect(after).toEqual(before);
-  expect(after.files.filter(name => /hostile|untitled/.test(name))).toEqual([]);
+  expect(after.files.filter(name => /^(hostile-put|untitled)/.test(name))).toEqual([]);
 
   // a normal app still works in its tab, beside the hostile one
   await page.evaluate(() =>
@@ -197,7 +197,7 @@ test('the same script gets in where it shares the origin of a logged-in Lab', as
   expect(got).not.toContain(`${APPS} credentials-reaching-app`);
   // clean up what it did
   const state = await serverState(request);
-  for (const name of state.files.filter(n => /hostile|untitled/.test(n))) {
+  for (const name of state.files.filter(n => /^(hostile-put|untitled)/.test(n))) {
     await jupyter(request, 'DELETE', `contents/${name}`);
   }
   for (const id of state.kernels) {
