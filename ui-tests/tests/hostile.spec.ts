@@ -104,6 +104,9 @@ test('a hostile app in a Lab tab cannot act as its user', async ({
   await launcherCard(page as any, HOSTILE).click();
   const frame = page.frameLocator('.jp-RemoteApp-tab iframe');
   const results = await outcomes(frame);
+  console.log(
+    results.map(r => `${r.outcome} ${r.target} ${r.attack}: ${r.detail}`).join('\n')
+  );
   await testInfo.attach('outcomes.json', {
     body: JSON.stringify(results, null, 1),
     contentType: 'application/json'
@@ -179,6 +182,9 @@ test('the same script gets in where it shares the origin of a logged-in Lab', as
   await app.goto(ticket.url);
   expect(app.url()).toBe(container.url);
   const results = await outcomes(app.mainFrame());
+  console.log(
+    results.map(r => `${r.outcome} ${r.target} ${r.attack}`).join('\n')
+  );
   const got = results
     .filter(r => r.outcome === 'succeeded')
     .map(r => `${r.target} ${r.attack}`);
