@@ -123,21 +123,31 @@ export function recordWorkspaceSaves(page: Page): void {
 
 /**
  * Wait until JupyterLab has saved a workspace that restores the tab of
- * `urlId` (the save is debounced: a reload before it would lose the tab).
+ * `urlId` (the save is debounced: a reload before it would lose the tab),
+ * with every text of `also` in the same save.
  */
 export async function waitForLayoutSaved(
   page: IJupyterLabPageFixture,
-  urlId: string
+  urlId: string,
+  also: string[] = []
 ): Promise<void> {
   const saves = workspaceSaves.get(page);
   if (!saves) {
     throw new Error('call recordWorkspaceSaves(page) first');
   }
   await expect
-    .poll(() => saves.some(body => body.includes(`remoteapp:${urlId}`)), {
-      message: `a workspace save with the tab of ${urlId}`,
-      timeout: 15000
-    })
+    .poll(
+      () =>
+        saves.some(
+          body =>
+            body.includes(`remoteapp:${urlId}`) &&
+            also.every(text => body.includes(text))
+        ),
+      {
+        message: `a workspace save with the tab of ${urlId}`,
+        timeout: 15000
+      }
+    )
     .toBe(true);
 }
 
