@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..proxy.cache import TTLCache
 from .accounting import Accounting, Grant, Policy
 from .accounting.base import check_page, page_of
 from .containers import Container, ContainerManager
@@ -97,28 +98,32 @@ class RemoteApps:
         self.mode = mode
         self.base_url_for = base_url_for
         self._starts: dict[tuple[str, str], StartState] = {}
-        #: url_id → (owner, target, expiry): the proxy resolves on every request
-        self._targets: dict[str, tuple[str, str, float]] = {}
+        #: url_id → (owner, target): the proxy resolves on every request
+        self._targets: TTLCache[str, tuple[str, str]] = TTLCache(self.TARGET_TTL, 4096)
 
     #: How long a resolved proxy target is trusted without asking docker again.
     TARGET_TTL = 5.0
 
     async def resolve_target(self, who: Identity, url_id: str) -> str:
         """``http://host:port`` of the caller's container ``url_id``; NotFound otherwise."""
+        return (await self.locate(url_id, user=who.name))[1]
+
+    async def locate(self, url_id: str, *, user: str | None = None) -> tuple[str, str]:
+        """(owner, ``http://host:port``) of the running container ``url_id`` — ``user``'s
+        when given (None: an admin's apps session, any owner); NotFound otherwise."""
         cached = self._targets.get(url_id)
-        now = time.monotonic()
-        if cached is not None and cached[2] > now:
-            if cached[0] != who.name:
+        if cached is not None:
+            if user is not None and cached[0] != user:
                 raise NotFound(f"no container {url_id!r}")
-            return cached[1]
-        container = await self.containers.get(url_id, user=who.name)
+            return cached[0], cached[1]
+        container = await self.containers.get(url_id, user=user)
         if container.target is None or container.status != "running":
             raise NotFound(f"container {url_id!r} is not running")
-        self._targets[url_id] = (who.name, container.target, now + self.TARGET_TTL)
-        return container.target
+        self._targets.put(url_id, (container.user, container.target))
+        return container.user, container.target
 
     def forget_target(self, url_id: str) -> None:
-        self._targets.pop(url_id, None)
+        self._targets.pop(url_id)
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Accounting calls are blocking (SQLite may wait on a lock): keep them off the loop."""

@@ -107,6 +107,8 @@ class ContainerTicketApi(RemoteAppApi):
 
     @web.authenticated
     async def post(self, url_id: str):
+        if self.request.body:
+            raise BadRequest("this request takes no body")
         container = await self.remoteapps.ticket_container(self.identity, url_id)
         origin = self.apps_origin()
         if origin is None and not self.apps_same_origin_fallback:

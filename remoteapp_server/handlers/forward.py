@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -27,6 +26,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..core.errors import NotFound, RemoteAppError, Unavailable
+from ..proxy.cache import TTLCache
 from ..proxy.personal import JupyterProxyHandler, proxy_handlers
 from .base import API_PREFIX, RemoteAppHandler
 
@@ -165,18 +165,17 @@ class ServiceTargetResolver:
     def __init__(self, service: ServiceClient, ttl: float = 5.0):
         self.service = service
         self.ttl = ttl
-        #: (sha256 of the token, url_id) → (endpoint, expiry)
-        self._cache: dict[tuple[str, str], tuple[str, float]] = {}
+        #: (sha256 of the token, url_id) → endpoint
+        self._cache: TTLCache[tuple[str, str], str] = TTLCache(ttl, 10_000)
 
     async def resolve_for(self, handler: web.RequestHandler, user: User, url_id: str) -> str:
         token = caller_token(handler)
         if not token:
             raise NotFound(f"no container {url_id!r}")
         key = (hashlib.sha256(token.encode()).hexdigest(), url_id)
-        now = time.monotonic()
         cached = self._cache.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        if cached is not None:
+            return cached
         response = await self.service.request("GET", f"containers/{quote(url_id, safe='')}", token)
         try:
             if response.status in (403, 404):  # not the caller's, or the caller may not
@@ -189,14 +188,11 @@ class ServiceTargetResolver:
         endpoint = container.get("endpoint")
         if container.get("status") != "running" or not endpoint:
             raise NotFound(f"container {url_id!r} is not running")
-        if len(self._cache) > 10_000:  # many tokens over a long time: start afresh
-            self._cache.clear()
-        self._cache[key] = (endpoint, now + self.ttl)
+        self._cache.put(key, endpoint)
         return endpoint
 
     def forget(self, url_id: str) -> None:
-        for key in [key for key in self._cache if key[1] == url_id]:
-            del self._cache[key]
+        self._cache.discard_where(lambda key: key[1] == url_id)
 
 
 class _CallerResolver:

@@ -218,7 +218,7 @@ class AppsSessions:
 
     def set_cookie(self, session: AppsSession, path: str, origin: str) -> str:
         """The ``Set-Cookie`` value for ``session``, scoped to ``path`` on ``origin``."""
-        max_age = max(0, int(session.expires - self.clock()))
+        max_age = max(0, round(session.expires - self.clock()))
         attributes = [
             f"{SESSION_COOKIE}={self.cookie_value(session)}",
             f"Path={path}",
