@@ -13,6 +13,7 @@ import {
   CONTAINER_TIMEOUT,
   closeAndStop,
   dockTab,
+  expectNoVNCConnected,
   launcherCard,
   listContainers,
   openSidePanel,
@@ -126,9 +127,7 @@ test('open in a browser tab: a fresh ticket, then the app, cut off from the Lab'
     const tab = await popup;
     if (container.type === 'vncapp') {
       // The desktop goes on to noVNC's page on the apps origin.
-      await expect(tab.locator('#noVNC_status')).toContainText('Connected', {
-        timeout: CONTAINER_TIMEOUT
-      });
+      await expectNoVNCConnected(tab);
       expect(tab.url()).toContain(`${container.url}vnc.html?`);
     } else {
       await expect(tab.locator('h1')).toHaveText('remoteapp demo web app', {

@@ -242,3 +242,36 @@ export async function openSidePanel(
   }
   await expect(page.locator(`#${id}`)).toBeVisible();
 }
+
+/**
+ * Wait until the noVNC page in `page` (a browser tab) says "Connected".
+ *
+ * Docker work elsewhere on the machine makes Chromium see network changes and
+ * abort requests in flight (`net::ERR_NETWORK_CHANGED`); when one of noVNC's
+ * modules is lost that way the page never starts. Such a page is reloaded (as
+ * a user would), at most twice; the aborted requests are logged.
+ */
+export async function expectNoVNCConnected(page: Page): Promise<void> {
+  const aborted: string[] = [];
+  page.on('requestfailed', request => {
+    if (request.failure()?.errorText === 'net::ERR_NETWORK_CHANGED') {
+      aborted.push(request.url());
+    }
+  });
+  const status = page.locator('#noVNC_status');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await expect(status).toContainText('Connected', {
+        timeout: attempt < 2 ? 30000 : CONTAINER_TIMEOUT
+      });
+      return;
+    } catch (error) {
+      if (attempt >= 2 || aborted.length === 0) {
+        throw error;
+      }
+      console.warn(`noVNC page reloaded after aborted requests: ${aborted}`);
+      aborted.length = 0;
+      await page.reload();
+    }
+  }
+}

@@ -9,6 +9,7 @@ import {
   CONTAINER_TIMEOUT,
   closeAndStop,
   dockTab,
+  expectNoVNCConnected,
   launcherCard,
   listContainers,
   recordWorkspaceSaves,
@@ -116,9 +117,7 @@ test('the VNC app starts in a tab, connects (in a browser tab when framed from a
       .locator('.jp-Toolbar [title="Open the application in a browser tab"]')
       .click();
     const desktop = await popup;
-    await expect(desktop.locator('#noVNC_status')).toContainText('Connected', {
-      timeout: CONTAINER_TIMEOUT
-    });
+    await expectNoVNCConnected(desktop);
     await expect(desktop.locator('#noVNC_container canvas')).toBeVisible();
     await screenshot(desktop as any, testInfo, 'vnc-browser-tab.png');
     await desktop.close();
