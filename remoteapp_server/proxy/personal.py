@@ -31,6 +31,7 @@ from .appsession import (
     AppsSessions,
     frame_ancestors,
     request_origin,
+    warn_same_origin,
 )
 from .cache import TTLCache, identity_key
 from .handler import Admission, ContainerProxyHandler, Redirect, no_container, proxy_route
@@ -287,7 +288,7 @@ class PersonalProxyHandler(JupyterProxyHandler):
                 raise web.HTTPError(
                     403, "Apps are not served on JupyterLab's origin (apps_same_origin_fallback)."
                 )
-            _warn_same_origin(self.log, origin)
+            warn_same_origin(self.log, origin)
             self._frame_ancestors("frame-ancestors 'self'")
             return await super().admit(url_id, websocket=websocket)
         if credentials == "none" or self.current_user is None:
@@ -298,19 +299,6 @@ class PersonalProxyHandler(JupyterProxyHandler):
 
 
 _TOKEN_HEADER = re.compile(r"\s*(token|bearer)\s+\S", re.IGNORECASE)
-_warned: set[str] = set()
-
-
-def _warn_same_origin(log: Any, origin: str) -> None:
-    if origin not in _warned and len(_warned) < 64:
-        _warned.add(origin)
-        log.warning(
-            "remoteapp: JupyterLab is reached at %s, which has no apps origin: apps are served"
-            " on JupyterLab's own origin, where an app's script can act as the user. Reach"
-            " JupyterLab at localhost or 127.0.0.1, set c.RemoteApp.apps_url, or refuse"
-            " this with c.RemoteApp.apps_same_origin_fallback = False.",
-            origin,
-        )
 
 
 class PersonalAppsSessionHandler(AppsSessionHandler):
