@@ -11,7 +11,7 @@ from tornado.iostream import StreamClosedError
 from ..core.accounting import Policy
 from ..core.errors import BadRequest, PermissionDenied, RemoteAppError
 from ..core.remoteapps import paginate
-from ..proxy.appsession import SESSION_PATH, TICKET_PARAMETER, TICKET_TTL
+from ..proxy.appsession import SESSION_PATH, TICKET_PARAMETER, TICKET_TTL, warn_same_origin
 from .base import API_PREFIX, RemoteAppApi, RemoteAppHandler
 
 _POLICY_FIELDS = tuple(Policy.__dataclass_fields__)
@@ -107,9 +107,13 @@ class ContainerTicketApi(RemoteAppApi):
 
     @web.authenticated
     async def post(self, url_id: str):
+        if self.request.body:
+            raise BadRequest("this request takes no body")
         container = await self.remoteapps.ticket_container(self.identity, url_id)
         origin = self.apps_origin()
-        if origin is None and not self.apps_same_origin_fallback:
+        if origin is None and self.apps_same_origin_fallback:
+            warn_same_origin(self.log, self.lab_origin())
+        elif origin is None:
             raise PermissionDenied(
                 "apps are not served on this origin (c.RemoteApp.apps_same_origin_fallback"
                 " = False): open JupyterLab at localhost or 127.0.0.1, or set"

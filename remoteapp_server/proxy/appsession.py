@@ -339,6 +339,22 @@ class AppsOrigin:
         return origin == wanted
 
 
+_warned: set[str] = set()
+
+
+def warn_same_origin(log, lab_origin: str) -> None:
+    """Log once per Lab origin (a few dozen at most) that its apps share its origin."""
+    if lab_origin not in _warned and len(_warned) < 64:
+        _warned.add(lab_origin)
+        log.warning(
+            "remoteapp: JupyterLab is reached at %s, which has no apps origin: apps are served"
+            " on JupyterLab's own origin, where an app's script can act as the user. Reach"
+            " JupyterLab at localhost or 127.0.0.1, set c.RemoteApp.apps_url, or refuse"
+            " this with c.RemoteApp.apps_same_origin_fallback = False.",
+            lab_origin,
+        )
+
+
 def frame_ancestors(origins: Iterable[str]) -> str:
     """The ``Content-Security-Policy`` value that lets only ``origins`` frame a page."""
     listed = " ".join(sorted(set(origins)))

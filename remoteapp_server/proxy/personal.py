@@ -31,6 +31,7 @@ from .appsession import (
     AppsSessions,
     frame_ancestors,
     request_origin,
+    warn_same_origin,
 )
 from .cache import TTLCache, identity_key
 from .handler import Admission, ContainerProxyHandler, Redirect, no_container, proxy_route
@@ -237,9 +238,39 @@ class PersonalProxyHandler(JupyterProxyHandler):
         self.frame_ancestors = value
         self.set_header("Content-Security-Policy", value)
 
+    def _credentials(self) -> str:
+        """Which credentials count here, besides an apps session: ``jupyter`` (a Lab
+        origin without an apps origin: the fallback), ``token`` (a token header: a script)
+        or ``none``."""
+        if self.apps.of(request_origin(self.request)) is None:
+            return "jupyter"
+        if _TOKEN_HEADER.match(self.request.headers.get("Authorization", "")):
+            return "token"
+        return "none"
+
+    async def authenticate(self) -> User | None:
+        """Jupyter's identity where it counts; for a token, with the request's cookies
+        hidden from the identity provider (the token must do it, not Jupyter cookies the
+        browser holds for this origin); else nobody, by Jupyter's means."""
+        credentials = self._credentials()
+        if credentials == "jupyter":
+            return await super().authenticate()
+        if credentials == "none":
+            self.current_user = None
+            if not self.check_host():  # DNS rebinding: only the names Jupyter serves
+                raise web.HTTPError(403)
+            return None
+        cookies = self.request.headers.get_list("Cookie")
+        self.request.headers.pop("Cookie", None)
+        try:
+            return await super().authenticate()
+        finally:
+            for value in cookies:
+                self.request.headers.add("Cookie", value)
+
     async def admit(self, url_id: str, *, websocket: bool) -> Admission:
-        if not self.check_host():  # DNS rebinding: only the names Jupyter serves
-            raise web.HTTPError(403)
+        if self._refused_host is not None:
+            raise self._refused_host
         origin = request_origin(self.request)
         session = self.sessions.from_cookies(self.request.headers.get("Cookie"), url_id)
         if session is not None and self.apps.serves(origin, session):
@@ -251,43 +282,23 @@ class PersonalProxyHandler(JupyterProxyHandler):
             self.current_user = User(session.user)
             return Admission(target, url_id, owner=owner, user=session.user)
         self._frame_ancestors("frame-ancestors 'none'")
-        if self.apps.of(origin) is None:  # a Lab origin with no apps origin
+        credentials = self._credentials()
+        if credentials == "jupyter":  # a Lab origin with no apps origin
             if not self.apps.same_origin_fallback:
                 raise web.HTTPError(
                     403, "Apps are not served on JupyterLab's origin (apps_same_origin_fallback)."
                 )
-            _warn_same_origin(self.log, origin)
+            warn_same_origin(self.log, origin)
             self._frame_ancestors("frame-ancestors 'self'")
             return await super().admit(url_id, websocket=websocket)
-        if not _TOKEN_HEADER.match(self.request.headers.get("Authorization", "")):
+        if credentials == "none" or self.current_user is None:
             raise web.HTTPError(
                 403, "Open this app from JupyterLab (this origin takes an apps session only)."
             )
-        cookies = self.request.headers.get_list("Cookie")
-        self.request.headers.pop("Cookie", None)
-        try:  # the token, not the Jupyter cookies the browser may hold for this origin
-            return await super().admit(url_id, websocket=websocket)
-        except Redirect:
-            raise web.HTTPError(403, "Authentication required.") from None
-        finally:
-            for value in cookies:
-                self.request.headers.add("Cookie", value)
+        return await super().admit(url_id, websocket=websocket)
 
 
 _TOKEN_HEADER = re.compile(r"\s*(token|bearer)\s+\S", re.IGNORECASE)
-_warned: set[str] = set()
-
-
-def _warn_same_origin(log: Any, origin: str) -> None:
-    if origin not in _warned and len(_warned) < 64:
-        _warned.add(origin)
-        log.warning(
-            "remoteapp: JupyterLab is reached at %s, which has no apps origin: apps are served"
-            " on JupyterLab's own origin, where an app's script can act as the user. Reach"
-            " JupyterLab at localhost or 127.0.0.1, set c.RemoteApp.apps_url, or refuse"
-            " this with c.RemoteApp.apps_same_origin_fallback = False.",
-            origin,
-        )
 
 
 class PersonalAppsSessionHandler(AppsSessionHandler):

@@ -8,7 +8,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { isMissingEndpoint, RemoteAppRequestError } from '../api';
-import { isolationWarning } from '../commands';
+import { crossSiteHint, isolationWarning, siteOf } from '../commands';
 import { containerViewURL, RemoteAppsModel } from '../model';
 import { IContainer, IFrameTarget, IMe } from '../tokens';
 import { APP_SANDBOX, RemoteAppTab } from '../widgets/apptab';
@@ -289,5 +289,23 @@ describe('RemoteAppTab', () => {
     expect(node.querySelector('b')).toBeNull();
     t.setWarning(null);
     expect(t.node.querySelector('.jp-RemoteApp-warning')).toBeNull();
+  });
+});
+
+describe('desktops framed from another site', () => {
+  it('tells sites apart roughly', () => {
+    expect(siteOf('http://localhost:8888/lab')).toBe('http://localhost');
+    expect(siteOf('http://127.0.0.1:8888/x')).toBe('http://127.0.0.1');
+    expect(siteOf('https://apps.hub.example.org/')).toBe('https://example.org');
+    expect(siteOf('https://hub.example.org/hub')).toBe('https://example.org');
+  });
+
+  it('hints at a browser tab for a desktop on another site only', () => {
+    // jsdom's page is http://localhost/.
+    expect(crossSiteHint(DESKTOP, trans)).toContain('browser tab');
+    expect(crossSiteHint(WEBAPP, trans)).toBeNull();
+    expect(
+      crossSiteHint({ ...DESKTOP, url: '/remoteapp/containers/v1/' }, trans)
+    ).toBeNull();
   });
 });

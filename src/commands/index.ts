@@ -9,7 +9,7 @@ import { addTabCommands, AppTabs } from './tabs';
 
 export { DEFAULT_CONFIG, ICommandsContext, IRemoteAppConfig } from './context';
 export { hasChoices, mainAreaResolution } from './start';
-export { AppTabs, isolationWarning } from './tabs';
+export { AppTabs, crossSiteHint, isolationWarning, siteOf } from './tabs';
 
 /**
  * Register the commands; they live as long as the app. Returns the tabs.

@@ -4,7 +4,11 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
+import {
+  launchIcon,
+  refreshIcon,
+  ToolbarButton
+} from '@jupyterlab/ui-components';
 
 import { RemoteAppRequestError } from '../api';
 import { confirmStop } from '../dialogs';
@@ -29,6 +33,43 @@ export function isolationWarning(
   return trans.__(
     'Apps run on the origin of JupyterLab here: a hostile app could use JupyterLab as you. Set %1 to serve apps from an origin of their own.',
     setting
+  );
+}
+
+/**
+ * The site (scheme and registrable domain) of a URL, approximately: the last
+ * two labels of a host name; an IP address or a one-label name (`localhost`)
+ * is a site of its own. (Browsers use the public suffix list; this is enough
+ * to tell `localhost` from `127.0.0.1`, or `apps.example.org` from
+ * `hub.example.org`.)
+ */
+export function siteOf(url: string): string {
+  const { protocol, hostname } = new URL(url, window.location.href);
+  const ip = /^[\d.]+$/.test(hostname) || hostname.startsWith('[');
+  const labels = hostname.split('.');
+  const site = ip || labels.length <= 2 ? hostname : labels.slice(-2).join('.');
+  return `${protocol}//${site}`;
+}
+
+/**
+ * The hint for a desktop framed from another site: browsers that block
+ * third-party cookies (Chromium's default here, any browser in private
+ * windows) also deny the frame its storage, and noVNC's page stops with a
+ * `localStorage` error. Null when the app is on the Lab's site or not a
+ * desktop.
+ */
+export function crossSiteHint(
+  container: IContainer,
+  trans: TranslationBundle
+): string | null {
+  if (
+    container.type !== 'vncapp' ||
+    siteOf(container.url) === siteOf(window.location.href)
+  ) {
+    return null;
+  }
+  return trans.__(
+    'If the desktop reports a localStorage error, your browser blocks storage for apps framed from another site: open it in a browser tab (the button in this toolbar).'
   );
 }
 
@@ -68,7 +109,11 @@ export class AppTabs {
   /** A new (empty) tab in the main area. */
   create(
     urlId: string,
-    options: { label?: string; owner?: string | null } = {}
+    options: {
+      label?: string;
+      owner?: string | null;
+      container?: IContainer | null;
+    } = {}
   ): RemoteAppTab {
     const { app, model, trans, tracker } = this._context;
     const tab = new RemoteAppTab({
@@ -76,6 +121,7 @@ export class AppTabs {
       trans,
       label: options.label,
       owner: options.owner ?? null,
+      container: options.container,
       locate: container => model.frameTarget(container),
       // Someone else's app is stopped from the admin sidebar, not by closing.
       askClose: options.owner ? undefined : tab => this._askClose(tab),
@@ -87,6 +133,19 @@ export class AppTabs {
         icon: refreshIcon,
         tooltip: trans.__('Reload the application'),
         onClick: () => void tab.reload()
+      })
+    );
+    tab.toolbar.addItem(
+      'open-in-browser-tab',
+      new ToolbarButton({
+        icon: launchIcon,
+        tooltip: trans.__('Open the application in a browser tab'),
+        onClick: () => {
+          const container = tab.container;
+          if (container) {
+            void this.openInBrowser(async () => container);
+          }
+        }
       })
     );
     void tracker.add(tab);
@@ -103,7 +162,11 @@ export class AppTabs {
   ): Promise<RemoteAppTab> {
     const tab =
       this.find(container.url_id, owner) ??
-      this.create(container.url_id, { label: container.ui_name, owner });
+      this.create(container.url_id, {
+        label: container.ui_name,
+        owner,
+        container
+      });
     await this.display(tab, container);
     return tab;
   }
@@ -117,12 +180,15 @@ export class AppTabs {
     const me = await model.getMe().catch(() => null);
     const warning = isolationWarning(me, trans);
     tab.setWarning(warning);
+    tab.setHint(crossSiteHint(container, trans));
     if (warning && !this._warned) {
       this._warned = true;
       Notification.warning(warning, { autoClose: false });
     }
     app.shell.activateById(tab.id);
     await tab.showContainer(container);
+    // The layout keeps what the restorer needs (an admin's tab: the container).
+    await this._context.tracker.save(tab);
   }
 
   /**
@@ -257,7 +323,8 @@ export function addTabCommands(context: ICommandsContext, tabs: AppTabs): void {
         return existing;
       }
       const tab =
-        existing ?? tabs.create(urlId, { label: given?.ui_name, owner });
+        existing ??
+        tabs.create(urlId, { label: given?.ui_name, owner, container: given });
       // Also run by the layout restorer, before the model has loaded.
       let container = owner ? given : model.container(urlId);
       if (!container) {

@@ -56,6 +56,7 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
     super({ content });
     this.urlId = options.urlId;
     this.owner = options.owner ?? null;
+    this._last = options.container ?? null;
     this._trans = options.trans;
     this._locate = options.locate;
     this._askClose = options.askClose;
@@ -167,23 +168,25 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
    * run on the Lab's origin.
    */
   setWarning(text: string | null): void {
-    if (!text) {
-      this._warning?.dispose();
-      this._warning = null;
-      return;
-    }
-    if (!this._warning) {
-      this._warning = new Widget();
-      this._warning.addClass('jp-RemoteApp-warning');
-      this._warning.node.setAttribute('role', 'note');
-      this.contentHeader.addWidget(this._warning);
-    }
-    this._warning.node.textContent = text;
+    this._warning = this._banner(this._warning, text, 'jp-RemoteApp-warning');
   }
 
   /** The warning shown above the frame, or null. */
   get warning(): string | null {
     return this._warning?.node.textContent ?? null;
+  }
+
+  /**
+   * Show (text) or hide (null) a hint above the frame, e.g. what to do when
+   * the browser denies the framed app its storage.
+   */
+  setHint(text: string | null): void {
+    this._hint = this._banner(this._hint, text, 'jp-RemoteApp-hint');
+  }
+
+  /** The hint shown above the frame, or null. */
+  get hint(): string | null {
+    return this._hint?.node.textContent ?? null;
   }
 
   /** Reload the app (through a fresh ticket). */
@@ -234,6 +237,26 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
     this.content.url = target.url;
   }
 
+  /** A line of text above the frame (as text), or none. */
+  private _banner(
+    widget: Widget | null,
+    text: string | null,
+    className: string
+  ): Widget | null {
+    if (!text) {
+      widget?.dispose();
+      return null;
+    }
+    if (!widget) {
+      widget = new Widget();
+      widget.addClass(className);
+      widget.node.setAttribute('role', 'note');
+      this.contentHeader.addWidget(widget);
+    }
+    widget.node.textContent = text;
+    return widget;
+  }
+
   private _showMessage(text: string): void {
     this._cancelNext?.();
     this._cancelNext = null;
@@ -259,6 +282,7 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
   private _cancelNext: (() => void) | null = null;
   private _message: HTMLElement | null = null;
   private _warning: Widget | null = null;
+  private _hint: Widget | null = null;
 }
 
 export namespace RemoteAppTab {
@@ -270,6 +294,8 @@ export namespace RemoteAppTab {
     label?: string;
     /** The owner, when it is not the current user (an admin's tab). */
     owner?: string | null;
+    /** The container, when it is known already (saved with the layout). */
+    container?: IContainer | null;
     /** Decide what closing the tab does; resolves true to close it. */
     askClose?: (tab: RemoteAppTab) => Promise<boolean>;
     /** Report an error (a notification). */

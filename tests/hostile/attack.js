@@ -86,12 +86,15 @@
       document.body.appendChild(f);
       const finish = how => {
         let text = null;
+        let path = '';
         try {
+          path = f.contentWindow.location.pathname; // throws unless same-origin
           text = f.contentDocument && f.contentDocument.documentElement ? f.contentDocument.documentElement.innerHTML : null;
         } catch (e) {
           text = null;
         }
-        const ok = text !== null && /jupyter-config-data|JupyterLab/.test(text);
+        // the Lab itself, readable (not its login page, not an error page)
+        const ok = text !== null && path.endsWith('/lab') && text.includes('jupyter-config-data');
         record(target, 'frame-lab', ok ? 'succeeded' : 'blocked', text === null ? how + ', not readable' : text.slice(0, 200));
         resolve();
       };
