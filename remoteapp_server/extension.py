@@ -5,7 +5,7 @@ The core objects are built once from :class:`remoteapp_server.config.RemoteApp` 
 handed to the handlers through the tornado settings. In hub mode
 (``c.RemoteApp.service_url``, set by JupyterHub's spawner environment) there is no core
 here: the API is forwarded to the remoteapp service and the proxy asks the service
-(``handlers/forward.py``).
+(``hub/facade.py``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from .core.errors import RemoteAppError
 from .core.remoteapps import Identity, Operations
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
-from .handlers.forward import ServiceClient, ServiceTargetResolver, forward_handlers
-from .proxy.personal import close_proxy, proxy_handlers
+from .hub.facade import ServiceClient, ServiceTargetResolver, forward_handlers
+from .proxy.appsession import AppsOrigin, AppsSession, AppsSessions, derive_secret
+from .proxy.personal import apps_handlers, close_proxy
 
 
 class ProxyResolver:
@@ -33,6 +34,12 @@ class ProxyResolver:
 
     async def resolve(self, user, url_id: str) -> str:
         return await self.operations.resolve_target(self.rule.identity(user), url_id)
+
+    async def locate(self, session: AppsSession) -> tuple[str, str]:
+        """(owner, target) of an apps session's container: the session user's own, or
+        anyone's when an admin's ticket opened it."""
+        user = None if session.admin else session.user
+        return await self.operations.locate(session.url_id, user=user)
 
     def forget(self, url_id: str) -> None:
         self.operations.forget_target(url_id)
@@ -67,13 +74,21 @@ class RemoteAppExtension(ExtensionApp):
             accounting,
             manager,
             mode=mode,
-            base_url_for=lambda identity: self._base_url_for(identity),
+            base_user_url_for=lambda identity: self._base_user_url_for(identity),
         )
         self.identity_rule = IdentityRule(config.personal_user, config.personal_admin)
+        # tickets and apps-session cookies: signed with a key derived from the server's
+        # cookie secret (kept across restarts when Jupyter keeps it in a file)
+        self.apps_origin = AppsOrigin(
+            apps_url=config.apps_url, same_origin_fallback=config.apps_same_origin_fallback
+        )
+        self.apps_sessions = AppsSessions(derive_secret(self.serverapp.cookie_secret))
         self.settings.update(
             remoteapp=self.operations,
             remoteapp_mode=mode,
             remoteapp_identity_rule=self.identity_rule,
+            remoteapp_apps_origin=self.apps_origin,
+            remoteapp_apps_sessions=self.apps_sessions,
         )
         self.log.info(
             "remoteapp: %s mode, accounting at %s, realm %s",
@@ -90,9 +105,9 @@ class RemoteAppExtension(ExtensionApp):
         self.settings.update(remoteapp_mode=HUB_MODE)
         self.log.info("remoteapp: hub mode, the remoteapp service at %s", config.service_url)
 
-    def _base_url_for(self, identity: Identity) -> str:
+    def _base_user_url_for(self, identity: Identity) -> str:
         # This server serves exactly one user: containers live under its own base URL.
-        return self.serverapp.base_url
+        return self.serverapp.base_url.rstrip("/") + "/remoteapp"
 
     def initialize_handlers(self):
         if self.service is not None:
@@ -100,7 +115,10 @@ class RemoteAppExtension(ExtensionApp):
             return
         resolver = ProxyResolver(self.operations, self.identity_rule)
         self.handlers.extend(api_handlers("/"))
-        self.handlers.extend(proxy_handlers("/", resolver))
+        apps = apps_handlers(
+            "/", resolver, self.apps_origin, self.apps_sessions, served_at=self.serverapp.base_url
+        )
+        self.handlers.extend(apps)
 
     async def stop_extension(self):
         await close_proxy(self.serverapp.web_app.settings)

@@ -42,7 +42,7 @@ jupyter remoteapp images
         "login": (Login, Login.description),
         "hub-config": (HubConfig, HubConfig.description.split(":")[0] + "."),
         "service": (
-            "remoteapp_server.service.RemoteAppService",
+            "remoteapp_server.hub.service.RemoteAppService",
             "Run the remoteapp JupyterHub service (JupyterHub starts it: see hub-config).",
         ),
     }

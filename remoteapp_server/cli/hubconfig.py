@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from traitlets import List, Unicode
+from traitlets import Int, List, Unicode
 
 from ..config import DEFAULT_SERVICE_URL
 from .base import Command
@@ -17,6 +17,7 @@ class HubConfig(Command):
     to the service, and the spawner settings that put single-user servers in hub mode."""
     usage_line = (
         "hub-config [--admin-user NAME ...] [--admin-group G ...] [--service-url URL] [--db URL]"
+        " [--apps-url URL --hub-url URL] [--workers N]"
     )
 
     service_url = Unicode(
@@ -32,6 +33,20 @@ class HubConfig(Command):
     ).tag(config=True)
     admin_users = List(Unicode(), help="Users given the remoteapp-admin role.").tag(config=True)
     admin_groups = List(Unicode(), help="Groups given the remoteapp-admin role.").tag(config=True)
+    apps_url = Unicode(
+        None,
+        allow_none=True,
+        help="""The apps origin (https://apps.hub.example.org/) where the service serves
+        container traffic. Default: none, apps are served through the Hub's proxy on the
+        Hub's origin (their scripts could act as their users: see docs/jupyterhub.md).""",
+    ).tag(config=True)
+    hub_url = Unicode(
+        None,
+        allow_none=True,
+        help="""The Hub's public URL (https://hub.example.org/): where browsers on the apps
+        origin log in, the origin that frames apps. Needed with --apps-url.""",
+    ).tag(config=True)
+    workers = Int(1, help="Processes of the remoteapp service.").tag(config=True)
     aliases = dict(
         Command.aliases,
         **{
@@ -39,6 +54,9 @@ class HubConfig(Command):
             "servers-service-url": "HubConfig.servers_service_url",
             "admin-user": "HubConfig.admin_users",
             "admin-group": "HubConfig.admin_groups",
+            "apps-url": "HubConfig.apps_url",
+            "hub-url": "HubConfig.hub_url",
+            "workers": "HubConfig.workers",
         },
     )
 
@@ -56,5 +74,8 @@ class HubConfig(Command):
                 admin_groups=self.admin_groups,
                 remoteapp_options=options,
                 python=sys.executable,
+                apps_url=self.apps_url,
+                hub_url=self.hub_url,
+                workers=self.workers if self.workers != 1 else None,
             )
         )

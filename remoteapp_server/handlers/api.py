@@ -9,15 +9,17 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..core.accounting import Policy
-from ..core.containers import Container
-from ..core.errors import BadRequest, RemoteAppError
+from ..core.errors import BadRequest, PermissionDenied, RemoteAppError
+from ..proxy.appsession import SESSION_PATH, TICKET_PARAMETER, TICKET_TTL, warn_same_origin
 from .base import API_PREFIX, ApiAuth, ApiHandler
 
 
 class MeHandler(ApiHandler):
     @web.authenticated
     async def get(self):
-        self.write_json(self.identity.to_dict(self.mode))
+        origin = self.apps_origin()
+        answer = self.identity.to_dict(self.mode)
+        self.write_json(dict(answer, apps_origin=origin, apps_isolated=origin is not None))
 
 
 class ApplicationsHandler(ApiHandler):
@@ -30,7 +32,7 @@ class ContainersHandler(ApiHandler):
     @web.authenticated
     async def get(self):
         containers = await self.operations.list_containers(self.identity)
-        self.write_json([c.to_dict() for c in containers])
+        self.write_json([self.container_json(c) for c in containers])
 
     @web.authenticated
     async def post(self):
@@ -45,7 +47,7 @@ class ContainersHandler(ApiHandler):
             return
         container = await self.operations.start(self.identity, body["mapping_id"], configurables)
         self.set_header("Location", self._location(container.url_id))
-        self.write_json(container.to_dict(), status=201)
+        self.write_json(self.container_json(container), status=201)
 
     def _location(self, url_id: str) -> str:
         return f"{self.api_root}containers/{url_id}"
@@ -76,7 +78,7 @@ class ContainersHandler(ApiHandler):
         except RemoteAppError as exc:
             await send("error", {"status": exc.status, "message": exc.message})
         else:
-            await send("ready", container.to_dict())
+            await send("ready", self.container_json(container))
         self.finish()
 
 
@@ -84,7 +86,7 @@ class ContainerHandler(ApiHandler):
     @web.authenticated
     async def get(self, url_id: str):
         container = await self.operations.get_container(self.identity, url_id)
-        answer = container.to_dict()
+        answer = self.container_json(container)
         if self.expose_endpoint and container.target is not None:
             # for the owner only (get_container is NotFound for others): a JupyterHub
             # single-user server proxies to this address after asking the service
@@ -95,6 +97,35 @@ class ContainerHandler(ApiHandler):
     async def delete(self, url_id: str):
         await self.operations.stop(self.identity, url_id)
         self.no_content()
+
+
+class ContainerTicketHandler(ApiHandler):
+    """A one-time ticket that opens the app in the Lab's iframe (``proxy/appsession.py``)."""
+
+    @web.authenticated
+    async def post(self, url_id: str):
+        if self.request.body:
+            raise BadRequest("this request takes no body")
+        container = await self.operations.ticket_container(self.identity, url_id)
+        origin = self.apps_origin()
+        if origin is None and self.apps_same_origin_fallback:
+            warn_same_origin(self.log, self.lab_origin())
+        elif origin is None:
+            raise PermissionDenied(
+                "apps are not served on this origin (c.RemoteApp.apps_same_origin_fallback"
+                " = False): open JupyterLab at localhost or 127.0.0.1, or set"
+                " c.RemoteApp.apps_url"
+            )
+        ticket = self.apps_sessions.ticket(
+            self.identity.name,
+            url_id,
+            lab_origin=self.lab_origin(),
+            admin=container.user != self.identity.name,  # only admins get that far
+        )
+        # the app serves under <prefix>containers/<url_id>/; the endpoint is beside it
+        prefix = container.urlpath[: -len(f"containers/{url_id}/")]
+        url = f"{origin or ''}{prefix}{SESSION_PATH}?{TICKET_PARAMETER}={ticket}"
+        self.write_json({"url": url, "expires_in": TICKET_TTL})
 
 
 class ContainerLogsHandler(ApiHandler):
@@ -198,7 +229,7 @@ class AdminContainersHandler(AdminListHandler):
     @web.authenticated
     async def get(self):
         page = await self.operations.admin_containers(self.identity, **self.page_arguments)
-        self.write_json(page.map(Container.to_dict).to_dict())
+        self.write_json(page.map(self.container_json).to_dict())
 
 
 class AdminContainerHandler(AdminHandler):
@@ -229,6 +260,7 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     ("containers", ContainersHandler),
     ("containers/(?P<url_id>[^/]+)", ContainerHandler),
     ("containers/(?P<url_id>[^/]+)/logs", ContainerLogsHandler),
+    ("containers/(?P<url_id>[^/]+)/ticket", ContainerTicketHandler),
     ("admin/users", AdminUsersHandler),
     ("admin/users/(?P<name>[^/]+)", AdminUserHandler),
     ("admin/applications", AdminApplicationsHandler),

@@ -17,8 +17,10 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..core.containers import Container
 from ..core.errors import BadRequest, RemoteAppError, Unavailable
 from ..core.remoteapps import ADMIN_SCOPE, Identity, Operations
+from ..proxy.appsession import AppsOrigin, AppsSessions, request_origin
 
 #: REST bodies are small JSON documents; anything bigger is a mistake or an attack.
 MAX_JSON_BODY = 64 * 1024
@@ -48,15 +50,10 @@ class IdentityRule:
         self.personal_admin = personal_admin
 
     def identity(self, user: Any) -> Identity:
+        # jupyterhub's single-user identity provider: ``User.hub_user`` is the Hub's model
         hub_user = getattr(user, "hub_user", None)
         if isinstance(hub_user, dict) and hub_user.get("name"):
-            scopes = frozenset(hub_user.get("scopes") or ())
-            return Identity(
-                name=hub_user["name"],
-                groups=tuple(hub_user.get("groups") or ()),
-                scopes=scopes,
-                admin=ADMIN_SCOPE in scopes,
-            )
+            return Identity.from_hub_model(hub_user)
         scopes = frozenset({ADMIN_SCOPE}) if self.personal_admin else frozenset()
         return Identity(name=self.personal_user, scopes=scopes, admin=self.personal_admin)
 
@@ -89,7 +86,9 @@ class ApiHandler(APIHandler):
     reports), ``remoteapp_identity_rule`` (the extension's :class:`IdentityRule`),
     ``remoteapp_api_root`` (the service's API path; default ``{base_url}remoteapp/api/``)
     and ``remoteapp_expose_endpoint`` (the service: ``GET containers/<url_id>`` tells the
-    owner where the app listens, for the single-user server's proxy).
+    owner where the app listens, for the single-user server's proxy); for the apps origin
+    ``remoteapp_apps_origin`` (an :class:`AppsOrigin`), ``remoteapp_apps_sessions``, and
+    in the service ``remoteapp_lab_origin`` and ``remoteapp_apps_prefix``.
     """
 
     #: set by the route (``api_handlers(auth=...)``); None: jupyter_server authenticates
@@ -115,6 +114,43 @@ class ApiHandler(APIHandler):
     @property
     def expose_endpoint(self) -> bool:
         return bool(self.settings.get("remoteapp_expose_endpoint"))
+
+    @property
+    def apps_rule(self) -> AppsOrigin:
+        """Where this deployment serves apps (``remoteapp_apps_origin`` in the settings)."""
+        return self.settings["remoteapp_apps_origin"]
+
+    def apps_origin(self) -> str | None:
+        """The origin apps are served on for the Lab this request came from; None: the
+        Lab's own (the same-origin fallback, or no apps origin configured)."""
+        return self.apps_rule.of(self.lab_origin())
+
+    @property
+    def apps_same_origin_fallback(self) -> bool:
+        """Whether apps may be served on the Lab's origin when there is no other."""
+        return self.apps_rule.same_origin_fallback
+
+    @property
+    def apps_sessions(self) -> AppsSessions:
+        """Mints the tickets of ``POST containers/<url_id>/ticket``."""
+        return self.settings["remoteapp_apps_sessions"]
+
+    def lab_origin(self) -> str:
+        """The origin of the Lab that calls (the only one that may frame its apps): the
+        request's, or where the deployment says its Lab is (``remoteapp_lab_origin``: the
+        service, whose API calls come through the single-user façade, names the Hub's)."""
+        return self.settings.get("remoteapp_lab_origin") or request_origin(self.request)
+
+    def container_json(self, container: Container) -> dict[str, Any]:
+        """A container as the API shows it: ``url`` absolute on the apps origin."""
+        answer = container.to_dict()
+        apps_prefix = self.settings.get("remoteapp_apps_prefix")
+        if apps_prefix and not container.urlpath.startswith(apps_prefix):
+            return answer  # started before the service served apps: at its owner's server
+        origin = self.apps_origin()
+        if origin:
+            answer["url"] = origin + answer["url"]
+        return answer
 
     @property
     def identity(self) -> Identity:
@@ -237,8 +273,3 @@ class ApiHandler(APIHandler):
             self.log.warning("remoteapp %s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
-
-
-#: the former name, which ``handlers/forward.py`` still imports (it is being moved to
-#: ``hub/facade.py`` by another change): use ApiHandler
-RemoteAppHandler = ApiHandler

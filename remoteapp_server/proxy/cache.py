@@ -1,7 +1,7 @@
 """The one cache type of the proxy and the server: bounded, entries expire after a TTL.
 
 Used for who sent a request (:func:`identity_key`), the containers' targets
-(``RemoteApps.resolve_target``), the addresses of :class:`~.upstream.ProxyClient` and the
+(``Operations.resolve_target``), the addresses of :class:`~.upstream.ProxyClient` and the
 hub-mode service resolver. Eviction is the same everywhere: an entry lives ``ttl`` seconds
 from its last ``put``; a ``put`` into a full cache first drops expired entries, then the
 oldest ones (least recently put).

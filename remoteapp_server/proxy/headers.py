@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
 
+from .appsession import SESSION_COOKIE
+
 #: headers about one connection, not the message (RFC 9110 §7.6.1): never forwarded
 HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection")
@@ -31,7 +33,10 @@ _TOKEN_PARAMETERS = frozenset({"token"})
 #: login cookies (``username-<host>-<port>``), JupyterHub's (``jupyterhub-session-id``,
 #: ``jupyterhub-hub-login``, ``jupyterhub-user-<name>``, ``jupyterhub-services``...), the
 #: apps-origin session; a trailing ``*`` makes a prefix
-DEFAULT_CREDENTIAL_COOKIES = ("_xsrf", "username-*", "jupyterhub-*", "remoteapp-session*")
+DEFAULT_CREDENTIAL_COOKIES = (
+    *("_xsrf", "username-*", "jupyterhub-*", "remoteapp-session*"),
+    SESSION_COOKIE,
+)
 
 
 class CookieRule:
