@@ -1,5 +1,9 @@
 """JupyterHub with remoteapp, on one host: `jupyterhub -f examples/jupyterhub_config.py`.
 
+A DEMO: every user's server runs as the Hub's own OS user (root here), so users are not
+isolated from each other. For servers in containers of their own see
+examples/jupyterhub_config_dockerspawner.py.
+
 Works as is on a machine set up by scripts/setup (run as root, in the checkout): users log
 in with any name and the password below (`REMOTEAPP_HUB_PASSWORD`), their servers run as
 the Hub's user (SimpleLocalProcessSpawner, so no system accounts are needed); `alice`

@@ -18,8 +18,10 @@ gateway of their network, the host's own address on that bridge.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -211,6 +213,50 @@ def app_url(hub: DockerSpawnerHub, container: dict) -> str:
     if not urlsplit(absolute).path.startswith(SERVICE_PREFIX):
         pytest.xfail(f"the API still answers the old per-server URL {url}")
     return absolute
+
+
+def test_the_image_holds_this_checkouts_wheel_enabled_in_lab_and_server(hub, docker_client):
+    """The wheel installed in a fresh venv with JupyterLab (no Node there): both
+    extensions enabled, and the Python package is this checkout's."""
+    script = textwrap.dedent(
+        """
+        import hashlib, json, pathlib, subprocess
+        import remoteapp_server
+        package = pathlib.Path(remoteapp_server.__file__).parent
+        lists = {
+            name: subprocess.run(
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            ).stdout
+            for name, command in (
+                ("server", ["jupyter", "server", "extension", "list"]),
+                ("lab", ["jupyter", "labextension", "list"]),
+            )
+        }
+        print(json.dumps({
+            "files": {str(p.relative_to(package)): hashlib.sha256(p.read_bytes()).hexdigest()
+                      for p in package.rglob("*.py")},
+            "lists": lists,
+            "node": subprocess.run(["sh", "-c", "command -v node"],
+                                   capture_output=True).returncode == 0,
+        }))
+        """
+    )
+    output = docker_client.containers.run(
+        SINGLEUSER, ["python", "-c", script], remove=True, environment={"NO_COLOR": "1"}
+    )
+    result = json.loads(output)
+    strip = re.compile(r"\x1b\[[0-9;]*m")
+    server, lab = (strip.sub("", result["lists"][k]) for k in ("server", "lab"))
+    assert re.search(r"remoteapp_server enabled", server), server
+    assert re.search(r"remoteapp v\S+ enabled OK \(python, remoteapp\)", lab), lab
+    assert not result["node"]
+    checkout = ROOT / "remoteapp_server"
+    mine = {
+        str(p.relative_to(checkout)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in checkout.rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert result["files"] == mine
 
 
 def test_each_server_is_a_container_of_the_singleuser_image_on_the_users_network(
