@@ -20,7 +20,7 @@ Run as a user who may use docker (root here). What runs where:
   through the user's server.
 
 Environment (all optional): REMOTEAPP_HUB_URL, REMOTEAPP_HUB_DIR (state: databases,
-cookie secret; default .hub-docker/ beside this directory), REMOTEAPP_HUB_PASSWORD (the
+cookie secret; default .hub/docker/ of the checkout), REMOTEAPP_HUB_PASSWORD (the
 shared password, default remoteapp-demo), REMOTEAPP_HUB_ADMINS (remoteapp admins,
 default alice), REMOTEAPP_USERS_NETWORK, REMOTEAPP_SINGLEUSER_IMAGE, REMOTEAPP_HUB_PORT
 (8081), REMOTEAPP_SERVICE_PORT (10101). For production choose a real authenticator, put
@@ -38,7 +38,7 @@ from docker.errors import NotFound
 from remoteapp_server.hub import configure_hub
 
 here = Path(__file__).resolve().parent
-state = Path(os.environ.get("REMOTEAPP_HUB_DIR", here.parent / ".hub-docker"))
+state = Path(os.environ.get("REMOTEAPP_HUB_DIR", here.parent / ".hub" / "docker"))
 state.mkdir(mode=0o700, parents=True, exist_ok=True)
 network_name = os.environ.get("REMOTEAPP_USERS_NETWORK", "remoteapp-users")
 image = os.environ.get("REMOTEAPP_SINGLEUSER_IMAGE", "remoteapp/singleuser:latest")

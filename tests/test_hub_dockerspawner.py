@@ -297,7 +297,10 @@ def test_the_lab_api_goes_through_the_facade_to_the_service(hub, docker_client, 
     code, answer = bob.get("containers/0123456789abcdef0123456789abcdef")
     assert (code, answer["status"]) == (404, 404)
     line = f"404 GET /services/remoteapp/api/containers/0123456789abcdef0123456789abcdef ({bob_ip})"
-    assert line in hub.log_path.read_text(errors="replace")
+    deadline = time.monotonic() + 10  # the service logs after it answered
+    while line not in hub.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"not in the service's log: {line}"
+        time.sleep(0.2)
     code, answer = bob.get("admin/users")
     assert (code, answer["status"]) == (403, 403)
     code, stats = alice.get("admin/stats")
@@ -426,3 +429,4 @@ def test_in_chromium_a_user_launches_the_desktop_from_the_launcher(hub, bob, tmp
     assert done.returncode == 0, done.stdout + done.stderr + hub.log_tail()
     assert "/services/remoteapp/" in done.stdout
     assert screenshot.stat().st_size > 10_000
+    shutil.copy(screenshot, ensure_chp().parents[2] / "last-hub-dockerspawner-vnc.png")
