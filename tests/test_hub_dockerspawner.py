@@ -399,7 +399,9 @@ def test_a_users_kernel_reaches_neither_the_app_nor_docker_nor_other_servers(
     assert bob.get("containers")[0] == 200
 
 
-def test_in_chromium_a_user_launches_the_desktop_from_the_launcher(hub, bob, tmp_path):
+def test_in_chromium_a_user_launches_the_desktop_from_the_launcher(
+    hub, docker_client, bob, tmp_path
+):
     """Log in through the Hub, click the desktop in the launcher: noVNC connects in the
     tab, served from the service's data path (the server's container is not in it)."""
     ui_tests = ROOT / "ui-tests"
@@ -426,7 +428,12 @@ def test_in_chromium_a_user_launches_the_desktop_from_the_launcher(hub, bob, tmp
         timeout=180,
         cwd=ui_tests,
     )
-    assert done.returncode == 0, done.stdout + done.stderr + hub.log_tail()
+    if done.returncode != 0:
+        apps = "\n".join(
+            f"--- {c.name} ({c.status}):\n{c.logs(tail=30).decode(errors='replace')}"
+            for c in realm_containers(docker_client)
+        )
+        raise AssertionError(f"{done.stdout}{done.stderr}\n{apps}\n{hub.log_tail(40)}")
     assert "/services/remoteapp/" in done.stdout
     assert screenshot.stat().st_size > 10_000
     shutil.copy(screenshot, ensure_chp().parents[2] / "last-hub-dockerspawner-vnc.png")
