@@ -7,7 +7,7 @@ browser logins, real kernels in the users' containers.
 The users' servers cannot reach the host's 127.0.0.1, where app containers publish their
 ports: the Lab's remoteapp API goes through the server's façade to the service (at the
 users' network gateway), and the app is reached through the service's data path at
-``/services/remoteapp/containers/<url_id>/``.
+``/services/remoteapp/containers/<url_id>/``, in Chromium too (noVNC in a Lab tab).
 
 Needs root (images/build singleuser: debootstrap on a cache miss, ~3 min cold; ~50 s when
 only the checkout changed; seconds when up to date), docker, npm and the demo images.
@@ -204,14 +204,12 @@ def bob_webapp(bob, hub):
 
 
 def app_url(hub: DockerSpawnerHub, container: dict) -> str:
-    """Where a browser opens the app: the service's data path (issue 11), on the apps
-    origin or, with none configured, through the Hub's proxy. Until that lands the API
-    answers the old path through the owner's server, which a DockerSpawner'd server
-    cannot serve (it does not reach the host's 127.0.0.1): xfail, saying so."""
+    """Where a browser opens the app: the service's data path, on the apps origin or,
+    with none configured, through the Hub's proxy — never the owner's server, which a
+    DockerSpawner'd server could not serve (it does not reach the host's 127.0.0.1)."""
     url = container["url"]
     absolute = url if "://" in url else hub.url + url
-    if not urlsplit(absolute).path.startswith(SERVICE_PREFIX):
-        pytest.xfail(f"the API still answers the old per-server URL {url}")
+    assert urlsplit(absolute).path.startswith(SERVICE_PREFIX), url
     return absolute
 
 
