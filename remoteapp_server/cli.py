@@ -477,7 +477,7 @@ class HubConfig(Command):
     to the service, and the spawner settings that put single-user servers in hub mode."""
     usage_line = (
         "hub-config [--admin-user NAME ...] [--admin-group G ...] [--service-url URL] [--db URL]"
-        " [--apps-url URL] [--workers N]"
+        " [--apps-url URL --hub-url URL] [--workers N]"
     )
 
     service_url = Unicode(
@@ -500,6 +500,12 @@ class HubConfig(Command):
         container traffic. Default: none, apps are served through the Hub's proxy on the
         Hub's origin (their scripts could act as their users: see docs/jupyterhub.md).""",
     ).tag(config=True)
+    hub_url = Unicode(
+        None,
+        allow_none=True,
+        help="""The Hub's public URL (https://hub.example.org/): where browsers on the apps
+        origin log in, the origin that frames apps. Needed with --apps-url.""",
+    ).tag(config=True)
     workers = Int(1, help="Processes of the remoteapp service.").tag(config=True)
     aliases = dict(
         Command.aliases,
@@ -509,6 +515,7 @@ class HubConfig(Command):
             "admin-user": "HubConfig.admin_users",
             "admin-group": "HubConfig.admin_groups",
             "apps-url": "HubConfig.apps_url",
+            "hub-url": "HubConfig.hub_url",
             "workers": "HubConfig.workers",
         },
     )
@@ -528,6 +535,7 @@ class HubConfig(Command):
                 remoteapp_options=options,
                 python=sys.executable,
                 apps_url=self.apps_url,
+                hub_url=self.hub_url,
                 workers=self.workers if self.workers != 1 else None,
             )
         )

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 import requests
 
@@ -187,11 +187,11 @@ class RemoteAppClient:
         )["logs"]
 
     def url(self, container: dict[str, Any] | str) -> str:
-        """The absolute URL of a container (what to open in a browser)."""
+        """The absolute URL of a container, on the apps origin (a browser opens it through
+        a ticket from JupyterLab; this client reaches it with its token)."""
         if isinstance(container, str):
             container = self.container(container)
-        parts = urlsplit(self.server_url)
-        return f"{parts.scheme}://{parts.netloc}{container['url']}"
+        return urljoin(self.server_url, container["url"])  # a path in the same-origin fallback
 
     def wait_ready(self, url_id: str, timeout: float = 60) -> dict[str, Any]:
         """Wait until the app answers 2xx through the proxy; return the container."""

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -109,12 +110,26 @@ class Hub:
         realm: str,
         accounting_url: str,
         user_python: Path,
+        apps_origin: bool = True,
+        workers: int = 1,
+        apps_url: str | None = None,
+        public_url: str | None = None,
+        apps_listen_url: str | None = None,
+        port: int | None = None,
     ):
         self.workdir = workdir
         self.user_python = user_python
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service_port = free_port()
+        #: the apps origin: another loopback address, so another site for the browser
+        self.apps_url = apps_url or (f"http://127.0.0.2:{free_port()}/" if apps_origin else None)
+        self.workers = workers
+        #: the Hub as browsers reach it (default: its address)
+        self.public_url = public_url or self.url
+        self.service_options: dict[str, Any] = {"activity_interval": 1}
+        if apps_listen_url:
+            self.service_options["apps_listen_url"] = apps_listen_url
         self.harness_token = secrets.token_hex(32)
         self.admin_users = admin_users
         self.realm = realm
@@ -150,6 +165,11 @@ class Hub:
                 configure_hub(
                     c,
                     service_url="http://127.0.0.1:{self.service_port}",
+                    apps_url={self.apps_url!r},
+                    hub_url={self.public_url!r},
+                    workers={self.workers!r},
+                    # activity_interval: the test sees activity posted for each request
+                    service_options={self.service_options!r},
                     admin_users={self.admin_users!r},
                     python={sys.executable!r},
                     remoteapp_options={{
@@ -290,6 +310,27 @@ class HubUser:
             lab.url,
         )
 
+    def login_to_service(self) -> requests.Response:
+        """A browser opening the service on the apps origin: the service's OAuth login
+        (Hub authorize page, no confirmation, callback on the apps origin) sets its cookie
+        there. Returns the final answer (the service's home page)."""
+        home = f"{self.hub.apps_url or self.hub.url + '/'}services/remoteapp/"
+        answer = self.session.get(home, timeout=30)
+        assert answer.status_code == 200, (answer.status_code, answer.url, answer.text[:300])
+        assert answer.json()["user"] == self.name
+        return answer
+
+    @property
+    def token(self) -> str:
+        """A token of this user for scripts: the service's access scope, their own
+        server's, and the admin scope when the user has it."""
+        if not hasattr(self, "_token"):
+            scopes = ["access:services!service=remoteapp", f"access:servers!user={self.name}"]
+            if self.name in self.hub.admin_users:
+                scopes.append("custom:remoteapp:admin")
+            self._token = self.hub.user_token(self.name, scopes)
+        return self._token
+
     @property
     def xsrf(self) -> str:
         for cookie in self.session.cookies:
@@ -398,6 +439,56 @@ class HubUser:
                     return "".join(out)
         finally:
             conn.close()
+
+
+def run_hub(docker_client, *, users, admin_users, realm, images, **options):
+    """A started Hub with system ``users``, each granted ``images``, their servers
+    running; everything removed afterwards (a generator for a module fixture)."""
+    from remoteapp_server.core.accounting import Policy, open_accounting
+
+    # base: others may enter (the users' Python lives here); private: root only
+    base = Path(tempfile.mkdtemp(prefix="remoteapp-hub-test-"))
+    base.chmod(0o711)
+    private = base / "private"
+    private.mkdir(mode=0o700)
+    accounting_file = private / "remoteapp.sqlite"
+    accounting = open_accounting(str(accounting_file))
+    grants: dict[str, dict[str, str]] = {}
+    for image in images:
+        accounting.create_application(image)
+    for name in users:
+        create_system_user(name)
+        accounting.create_user(name)
+        grants[name] = {
+            image: accounting.grant(image, Policy(), user=name).mapping_id for image in images
+        }
+    accounting.close()
+    hub = Hub(
+        private,
+        admin_users=admin_users,
+        realm=realm,
+        accounting_url=str(accounting_file),
+        user_python=user_python(base),
+        **options,
+    )
+    hub.grants = grants
+    hub.accounting_file = accounting_file
+    try:
+        hub.start()
+        hub.start_servers(list(users))
+        yield hub
+    finally:
+        hub.stop()
+        # the Hub's, the service's and the servers' log, for after the fact
+        shutil.copy(hub.log_path, ensure_chp().parents[2] / "last-test-hub.log")
+        for container in docker_client.containers.list(
+            all=True,
+            filters={"label": f"eu.simphony-project.docker.runinfo.realm={realm}"},
+        ):
+            container.remove(force=True)
+        for name in users:
+            remove_system_user(name)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def cleanup_workdir(path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from api_helpers import ROUTES, Api, spec, spec_path
@@ -58,7 +59,7 @@ def test_every_route_is_described_and_every_description_is_routed():
         assert implemented == set(described[path]) - {"parameters"}, path
 
 
-async def test_me_in_personal_mode(api):
+async def test_me_in_personal_mode(api, jp_http_port):
     code, me = await api.get("me")
     assert code == 200
     assert me == {
@@ -67,6 +68,9 @@ async def test_me_in_personal_mode(api):
         "groups": [],
         "scopes": ["custom:remoteapp:admin"],
         "mode": "personal",
+        # the test client reaches the server at 127.0.0.1: apps are on the other name
+        "apps_origin": f"http://localhost:{jp_http_port}",
+        "apps_isolated": True,
     }
 
 
@@ -91,15 +95,14 @@ async def test_start_use_and_stop_a_web_app(api, http_server_client, jp_base_url
     code, container = await api.post("containers", {"mapping_id": mapping_id})
     assert code == 201, container
     url_id = container["url_id"]
-    assert container["url"] == f"{jp_base_url}remoteapp/containers/{url_id}/"
+    path = f"{jp_base_url}remoteapp/containers/{url_id}/"
+    assert container["url"] == f"http://localhost:{urlsplit(container['url']).port}{path}"
     assert container["status"] == "running" and container["user"] == ME
 
     # the app, through the authenticated proxy, at the URL the API gave
-    page = await http_server_client.fetch(container["url"], headers=jp_auth_header)
+    page = await http_server_client.fetch(path, headers=jp_auth_header)
     assert page.code == 200 and b"remoteapp demo web app" in page.body
-    refused = await http_server_client.fetch(
-        container["url"], raise_error=False, follow_redirects=False
-    )
+    refused = await http_server_client.fetch(path, raise_error=False, follow_redirects=False)
     assert refused.code in (302, 403) and b"remoteapp demo web app" not in refused.body
 
     assert (await api.get("containers"))[1] == [container]
@@ -115,9 +118,7 @@ async def test_start_use_and_stop_a_web_app(api, http_server_client, jp_base_url
     assert (await api.get(f"containers/{url_id}"))[0] == 404
     assert (await api.delete(f"containers/{url_id}"))[0] == 404
     assert (await api.get("containers"))[1] == []
-    gone = await http_server_client.fetch(
-        container["url"], headers=jp_auth_header, raise_error=False
-    )
+    gone = await http_server_client.fetch(path, headers=jp_auth_header, raise_error=False)
     assert gone.code == 404
 
 
@@ -130,7 +131,8 @@ async def test_the_vnc_app_through_the_proxy_websocket(api, jp_http_port, jp_aut
     )
     assert code == 201, container
     request = HTTPRequest(
-        f"ws://127.0.0.1:{jp_http_port}{container['url']}websockify", headers=jp_auth_header
+        f"ws://127.0.0.1:{jp_http_port}{urlsplit(container['url']).path}websockify",
+        headers=jp_auth_header,
     )
     version, width, height = await rfb_server_init(request)
     assert version == b"RFB 003.008\n"

@@ -23,7 +23,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from api_helpers import ROUTES, Api, admin_state, assert_conforms, spec_path
@@ -39,6 +39,7 @@ from fake_hub import FakeHubIdentityProvider
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler
 
+from remoteapp_server.proxy.appsession import SESSION_COOKIE, AppsSessionHandler
 from remoteapp_server.proxy.personal import JupyterProxyHandler as ContainerProxyHandler
 
 ROLES = ("unauth", "other", "owner", "admin")
@@ -72,6 +73,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("/containers/{url_id}", "GET"): owner_only(200),
     ("/containers/{url_id}", "DELETE"): owner_only(204),
     ("/containers/{url_id}/logs", "GET"): owner_only(200),
+    # an admin opens a user's app from the admin sidebar through a ticket
+    ("/containers/{url_id}/ticket", "POST"): {**owner_only(200), "admin": 200},
     ("/admin/users", "GET"): admin_only(200),
     ("/admin/users", "POST"): admin_only(201),
     ("/admin/users/{name}", "DELETE"): admin_only(204),
@@ -87,11 +90,15 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("/admin/stats", "GET"): admin_only(200),
 }
 
-#: the container proxy: the owner reaches the app, nobody else learns that it exists.
-#: Unauthenticated browser navigation (GET) goes to the login page, like Jupyter's pages.
-#: The demo web app (busybox httpd) serves GET and answers 501 to other methods itself.
+#: what succeeds without changing anything an admin sees
+UNCHANGING = {("/containers/{url_id}/ticket", "POST")}
+
+#: the container proxy with Jupyter tokens (scripts): the owner reaches the app, nobody
+#: else learns that it exists. The test client reaches the server at 127.0.0.1, an apps
+#: origin (of a Lab on localhost): no login page there, 403. The demo web app (busybox
+#: httpd) serves GET and answers 501 to other methods itself.
 PROXY_EXPECTED: dict[str, dict[str, int]] = {
-    "GET": {"unauth": 302, "other": 404, "owner": 200, "admin": 404},
+    "GET": {"unauth": 403, "other": 404, "owner": 200, "admin": 404},
     **{
         method: {"unauth": 403, "other": 404, "owner": 501, "admin": 404}
         for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -153,10 +160,13 @@ def test_the_extension_registers_only_routes_with_expectations(jp_serverapp):
     served = [(rule[0], rule[1]) for rule in extension.handlers]
     assert served, "the extension registered no handlers"
     for pattern, handler in served:
-        assert handler in api_classes or handler is ContainerProxyHandler, (
-            f"{pattern} ({handler.__name__}) has no authorization expectation"
-        )
-    assert ContainerProxyHandler in {h for _, h in served}
+        assert (
+            handler in api_classes
+            or issubclass(handler, ContainerProxyHandler)  # PROXY_EXPECTED, SESSION_EXPECTED
+            or issubclass(handler, AppsSessionHandler)  # test_the_apps_session_endpoint
+        ), f"{pattern} ({handler.__name__}) has no authorization expectation"
+    assert any(issubclass(h, ContainerProxyHandler) for _, h in served)
+    assert any(issubclass(h, AppsSessionHandler) for _, h in served)
 
 
 # -- the world: real users, grants and containers ---------------------------------------------
@@ -320,7 +330,7 @@ async def test_the_api_matrix(callers, docker_client):
             )
 
         after = await snapshot(admin)
-        if expected >= 300 or method == "GET":
+        if expected >= 300 or method == "GET" or (route, method) in UNCHANGING:
             assert after == before, f"{method} {path} as {role} changed the state"
         else:  # the change is there, and is all the admin sees changed from now on
             assert after != before, f"{method} {path} as {role} changed nothing"
@@ -353,7 +363,7 @@ async def test_unimplemented_methods_are_refused_to_everyone(callers):
 async def test_the_proxy_matrix(callers, docker_client, http_server_client, jp_http_port):
     world = await build_world(callers, docker_client)
     before = await snapshot(callers["admin"])
-    web_url, vnc_url = world.bob_web["url"], world.bob_vnc["url"]
+    web_url, vnc_url = urlsplit(world.bob_web["url"]).path, urlsplit(world.bob_vnc["url"]).path
     unknown_url = web_url.replace(world.bob_web["url_id"], uuid.uuid4().hex)
     for method, expected in PROXY_EXPECTED.items():
         for role in ROLES:
@@ -422,3 +432,85 @@ async def websocket(port: int, url: str, headers: dict[str, str]) -> tuple[int, 
     except HTTPClientError as refused:
         return refused.code, refused.response.body if refused.response else b""
     return 101, version
+
+
+# -- the apps origin: tickets and apps-session cookies ----------------------------------------
+
+#: GET and WebSocket with the apps-session cookie each caller can get: the owner's and the
+#: admin's tickets for bob's apps; carol has none for them (404) and shows the cookie of her
+#: own app; nobody shows none or a forged one
+SESSION_EXPECTED = {"unauth": 403, "other": 403, "owner": 200, "admin": 200}
+SESSION_WS_EXPECTED = {"unauth": 403, "other": 403, "owner": 101, "admin": 101}
+
+
+async def apps_session_cookie(api: Api, url_id: str, port: int) -> str:
+    """Ticket from the Lab (the caller's origin, 127.0.0.1) → cookie on its apps origin."""
+    code, ticket = await api.post(f"containers/{url_id}/ticket")
+    assert code == 200, ticket
+    assert ticket["url"].startswith(f"http://localhost:{port}/")
+    parts = urlsplit(ticket["url"])
+    redirect = await api.client.fetch(
+        f"{parts.path}?{parts.query}",
+        headers={"Host": f"localhost:{port}"},  # no credentials: the ticket is all it takes
+        raise_error=False,
+        follow_redirects=False,
+    )
+    assert redirect.code == 302, redirect.body
+    return redirect.headers["Set-Cookie"].split(";")[0]
+
+
+async def test_the_proxy_matrix_with_apps_sessions(callers, docker_client, jp_http_port):
+    world = await build_world(callers, docker_client)
+    before = await snapshot(callers["admin"])
+    port = jp_http_port
+    cookies: dict[str, dict[str, str]] = {"unauth": {}, "other": {}}
+    for role in ("owner", "admin"):
+        cookies[role] = {
+            key: await apps_session_cookie(callers[role], getattr(world, key)["url_id"], port)
+            for key in ("bob_web", "bob_vnc")
+        }
+    carols = await apps_session_cookie(callers["other"], world.carol_web["url_id"], port)
+    cookies["other"] = {"bob_web": carols, "bob_vnc": carols}
+    apps = {"Host": f"localhost:{port}"}
+    for role in ROLES:
+        for cookie in [cookies[role].get("bob_web")] if role != "unauth" else [None, "forged"]:
+            headers = dict(apps)
+            if cookie:
+                headers["Cookie"] = cookie if "=" in cookie else f"{SESSION_COOKIE}={cookie}"
+            code, body, _ = await proxied(
+                callers["unauth"].client, "GET", urlsplit(world.bob_web["url"]).path, headers
+            )
+            assert code == SESSION_EXPECTED[role], (role, code, body[:200])
+            if code == 200:
+                assert b"remoteapp demo web app" in body
+            else:
+                assert json.loads(body) == {"status": code, "message": ANY_TEXT}
+        vnc = urlsplit(world.bob_vnc["url"]).path
+        headers = dict(apps)
+        if cookies[role].get("bob_vnc"):
+            headers["Cookie"] = cookies[role]["bob_vnc"]
+        request = HTTPRequest(f"ws://127.0.0.1:{port}{vnc}websockify", headers=headers)
+        try:
+            version, _, _ = await rfb_server_init(request)
+            code = 101
+        except HTTPClientError as refused:
+            code = refused.code
+        assert code == SESSION_WS_EXPECTED[role], (role, code)
+        if code == 101:
+            assert version == b"RFB 003.008\n"
+    assert await snapshot(callers["admin"]) == before
+
+
+async def test_the_apps_session_endpoint(callers, jp_base_url, jp_http_port):
+    """Its credential is the ticket: Jupyter tokens open nothing there."""
+    for role in ROLES:
+        for query in ("", "?ticket=", "?ticket=forged.ticket"):
+            response = await callers[role].client.fetch(
+                f"{jp_base_url}remoteapp/apps-session{query}",
+                headers={**callers[role].headers, "Host": f"localhost:{jp_http_port}"},
+                raise_error=False,
+                follow_redirects=False,
+            )
+            assert response.code == 403, (role, query)
+            assert "Set-Cookie" not in response.headers
+            assert json.loads(response.body)["status"] == 403

@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from api_helpers import ROUTES, Api, admin_state, assert_conforms, spec_path
@@ -90,9 +90,26 @@ MALFORMED = [
 ]
 
 
+#: POST routes that take no body
+BODYLESS = {"/containers/{url_id}/ticket"}
+
+
 def test_every_post_route_has_a_valid_body_here():
     posts = {spec_path(r) for r, handler in ROUTES if handler.post is not RequestHandler.post}
-    assert posts == set(VALID_BODIES), "add the valid body of the new POST route to VALID_BODIES"
+    assert posts - BODYLESS == set(VALID_BODIES), "add the valid body of the new POST route"
+
+
+async def test_a_bodyless_post_refuses_any_body(users):
+    alice, bob = users["alice"], users["bob"]
+    code, container = await bob.post(
+        "containers", {"mapping_id": await grant(alice, WEBAPP, "bob")}
+    )
+    path = f"containers/{container['url_id']}/ticket"
+    for raw in (b"{}", b"x", b"null"):
+        assert_error(*await bob.post(path, raw=raw), 400, "takes no body", raw)
+    assert_error(*await bob.post(path, raw=b" " * (MAX_JSON_BODY + 1)), 413, "larger than")
+    code, ticket = await bob.post(path)
+    assert code == 200 and ticket["expires_in"] == 30
 
 
 async def test_malformed_bodies_on_every_post_route(users):
@@ -382,7 +399,7 @@ async def test_traversal_in_proxy_paths_never_reaches_another_container(
         )
         assert b"carol" not in response.body, tail
     # and bob's own page is still his
-    page = await http_server_client.fetch(bobs["url"], headers=bob.headers)
+    page = await http_server_client.fetch(urlsplit(bobs["url"]).path, headers=bob.headers)
     assert b'<strong id="user">bob</strong>' in page.body
 
 
@@ -434,7 +451,7 @@ async def test_a_user_with_an_odd_name_runs_an_app(users, docker_client, http_se
     env = dict(e.split("=", 1) for e in docker_container.attrs["Config"]["Env"])
     assert env["JPY_USER"] == MALLORY and env["USER"] == MALLORY
     # the app shows the name as text (the demo app escapes it), through the proxy
-    page = await http_server_client.fetch(container["url"], headers=mallory.headers)
+    page = await http_server_client.fetch(urlsplit(container["url"]).path, headers=mallory.headers)
     assert b"&lt;b&gt;$(id)&lt;/b&gt;" in page.body and b"<b>$(id)" not in page.body
     assert (await mallory.get("containers"))[1] == [container]
     assert (await bob.get("containers"))[1] == []

@@ -51,7 +51,8 @@ async def test_the_client_from_a_notebook(server, monkeypatch):
         container = client.start(mapping_id, resolution="800x600", progress=stages.append)
         assert "waiting" in [s["stage"] for s in stages]
         assert client.url(container) == (
-            url.split("/a%40b/")[0] + f"/a%40b/remoteapp/containers/{container['url_id']}/"
+            url.split("/a%40b/")[0].replace("127.0.0.1", "localhost")
+            + f"/a%40b/remoteapp/containers/{container['url_id']}/"
         )
         assert client.wait_ready(container["url_id"], timeout=30)["status"] == "running"
         assert [c["url_id"] for c in client.containers()] == [container["url_id"]]
@@ -67,7 +68,9 @@ async def test_the_client_from_a_notebook(server, monkeypatch):
         return container
 
     container = await asyncio.to_thread(notebook)
-    assert container["url"].startswith("/a%40b/remoteapp/containers/")
+    # the server was reached at 127.0.0.1: the apps origin is localhost, same port
+    assert container["url"].startswith(f"http://localhost:{url.split(':')[2].split('/')[0]}/")
+    assert container["url"].split("/", 3)[3].startswith("a%40b/remoteapp/containers/")
 
 
 async def test_the_client_url_is_absolute(server):
@@ -80,7 +83,9 @@ async def test_the_client_url_is_absolute(server):
         return client.url(container), container
 
     absolute, container = await asyncio.to_thread(run)
-    assert absolute == f"http://127.0.0.1:{url.split(':')[2].split('/')[0]}{container['url']}"
+    port = url.split(":")[2].split("/")[0]
+    assert absolute == container["url"]
+    assert absolute == f"http://localhost:{port}/a%40b/remoteapp/containers/{container['url_id']}/"
 
 
 def test_discovery_and_the_login_file(tmp_path, monkeypatch):
@@ -131,7 +136,8 @@ async def test_cli_rest_commands(server, tmp_path):
     assert code == 0, err
     assert "waiting:" in err  # progress on stderr
     container_url = out.strip()
-    assert container_url.startswith(f"{url.rstrip('/')}/remoteapp/containers/")
+    apps = url.rstrip("/").replace("127.0.0.1", "localhost")  # the apps origin
+    assert container_url.startswith(f"{apps}/remoteapp/containers/")
     url_id = container_url.rstrip("/").rsplit("/", 1)[1]
 
     code, out, _ = await run_cli("running", env=env)

@@ -16,7 +16,7 @@ def test_hub_config_has_the_service_scopes_roles_and_spawner_settings():
     config = hub_config(admin_users=["alice"], remoteapp_options={"realm": "hub"})
     (service,) = config["JupyterHub"]["services"]
     assert (service["name"], service["url"]) == ("remoteapp", "http://127.0.0.1:10101")
-    assert service["command"][1:] == ["-m", "remoteapp_server.service", "--RemoteApp.realm=hub"]
+    assert service["command"][1:] == ["-m", "remoteapp_server.hub.service", "--RemoteApp.realm=hub"]
     assert ADMIN in config["JupyterHub"]["custom_scopes"]
     roles = {role["name"]: role for role in config["JupyterHub"]["load_roles"]}
     assert roles[ADMIN_ROLE]["scopes"] == [ADMIN] and roles[ADMIN_ROLE]["users"] == ["alice"]
@@ -63,3 +63,25 @@ def test_the_printed_config_is_python_that_configures_the_same():
     assert roles[ADMIN_ROLE]["users"] == ["alice", "bob"]
     assert ADMIN in c.JupyterHub.custom_scopes
     assert c.Spawner.server_token_scopes[-1] == ADMIN
+
+
+def test_the_service_role_apps_origin_and_workers():
+    c = Config()
+    c.JupyterHub.bind_url = "http://127.0.0.1:8000"
+    config = configure_hub(c, apps_url="https://apps.example.org", workers=2)
+    (service,) = config["JupyterHub"]["services"]
+    # browsers log in to the service on the apps origin, and are sent to the Hub for it
+    assert (
+        service["oauth_redirect_uri"]
+        == "https://apps.example.org/services/remoteapp/oauth_callback"
+    )
+    assert "--RemoteAppService.apps_url=https://apps.example.org/" in service["command"]
+    assert "--RemoteAppService.hub_url=http://127.0.0.1:8000" in service["command"]
+    assert "--RemoteAppService.workers=2" in service["command"]
+    roles = {role["name"]: role for role in config["JupyterHub"]["load_roles"]}
+    # the service's own token may record activity, nothing else
+    assert roles["remoteapp-service"]["scopes"] == ["users:activity"]
+    assert roles["remoteapp-service"]["services"] == ["remoteapp"]
+    # without an apps origin: no redirect URI of ours (JupyterHub's default, on its origin)
+    (service,) = hub_config()["JupyterHub"]["services"]
+    assert "oauth_redirect_uri" not in service

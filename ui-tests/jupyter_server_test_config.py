@@ -11,11 +11,21 @@ teardown of Playwright).
 
 Environment:
 - ``REMOTEAPP_UITEST_PORT``: the port (default 8888);
-- ``REMOTEAPP_UITEST_ADMIN=0``: the OS user is not admin (``personal_admin``).
+- ``REMOTEAPP_UITEST_ADMIN=0``: the OS user is not admin (``personal_admin``);
+- ``REMOTEAPP_UITEST_TOKEN``: the server's token, and XSRF checked (default: no token,
+  no XSRF check, as Galata configures servers): a Lab as protected as a real one;
+- ``REMOTEAPP_UITEST_HOSTILE=1``: the hostile test app (``tests/hostile_app.py``) is
+  built and granted too;
+- ``REMOTEAPP_UITEST_LABEXTENSIONS``: a directory with a link ``remoteapp`` to a build of
+  the frontend (a git worktree's ``remoteapp_server/labextension``), used before the
+  installed one;
+- ``REMOTEAPP_UITEST_USER``: the accounting user (``personal_user``, default the OS
+  user): the non-admin server is another user, whose apps the admin can open.
 """
 
 import getpass
 import os
+import sys
 import tempfile
 
 from jupyterlab.galata import configure_jupyter_server
@@ -23,16 +33,39 @@ from jupyterlab.galata import configure_jupyter_server
 from remoteapp_server.core.accounting import Policy, open_accounting
 
 configure_jupyter_server(c)  # noqa: F821
+if os.environ.get("REMOTEAPP_UITEST_LABEXTENSIONS"):
+    # first in the path: the page config and the static files take the first one found
+    from jupyter_core.paths import jupyter_path
+
+    c.LabServerApp.labextensions_path = [  # noqa: F821
+        os.environ["REMOTEAPP_UITEST_LABEXTENSIONS"],
+        *jupyter_path("labextensions"),
+    ]
 
 # The CI machines run as root.
 c.ServerApp.allow_root = True  # noqa: F821
+# app-tabs.spec.ts opens the Lab as lab.localhost (loopback for Chromium): a name
+# with no second loopback name, so apps fall back to the Lab's origin (warned).
+c.ServerApp.local_hostnames = ["localhost", "lab.localhost"]  # noqa: F821
 c.ServerApp.port = int(os.environ.get("REMOTEAPP_UITEST_PORT", "8888"))  # noqa: F821
 
 DEMO_IMAGES = ["remoteapp/demo-webapp:latest", "remoteapp/demo-vnc:latest"]
 
+if os.environ.get("REMOTEAPP_UITEST_TOKEN"):
+    # hostile.spec.ts: the attacks must meet the protections of a real Lab
+    c.IdentityProvider.token = os.environ["REMOTEAPP_UITEST_TOKEN"]  # noqa: F821
+    c.ServerApp.disable_check_xsrf = False  # noqa: F821
+if os.environ.get("REMOTEAPP_UITEST_HOSTILE") == "1":
+    import docker
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from hostile_app import build_hostile_image
+
+    DEMO_IMAGES.append(build_hostile_image(docker.from_env()))
+
 accounting_file = os.path.join(tempfile.mkdtemp(prefix="remoteapp-uitest-"), "accounting.sqlite")
 accounting = open_accounting(accounting_file)
-user = getpass.getuser()
+user = os.environ.get("REMOTEAPP_UITEST_USER") or getpass.getuser()
 accounting.create_user(user)
 for image in DEMO_IMAGES:
     accounting.create_application(image)
@@ -44,6 +77,7 @@ if close is not None:
 c.RemoteApp.accounting_url = accounting_file  # noqa: F821
 c.RemoteApp.realm = "remoteapp-uitest"  # noqa: F821
 c.RemoteApp.start_timeout = 60.0  # noqa: F821
+c.RemoteApp.personal_user = user  # noqa: F821
 c.RemoteApp.personal_admin = os.environ.get("REMOTEAPP_UITEST_ADMIN", "1") != "0"  # noqa: F821
 
 # Uncomment to set server log level to debug level

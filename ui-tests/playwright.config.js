@@ -6,12 +6,18 @@
  *
  * Two real JupyterLab servers with the real extension and real docker:
  * - 8888: the OS user is admin (personal mode default), project `admin`;
- * - 8889: `personal_admin = False`, project `user` (no admin sidebar).
+ * - 8889: `personal_admin = False`, project `user` (no admin sidebar), and the
+ *   accounting user `uitest-other` (the admin opens that user's app);
+ * - 8890: a Lab that needs its token and checks XSRF, as a real one does, with the
+ *   hostile test app granted: project `secure` (hostile.spec.ts).
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 const ADMIN_URL = 'http://localhost:8888';
 const USER_URL = 'http://localhost:8889';
+const SECURE_URL = 'http://localhost:8890';
+/** The token of the 8890 server (hostile.spec.ts reads it too). */
+process.env.REMOTEAPP_UITEST_SECURE_TOKEN ??= 'remoteapp-uitest-secure-token';
 
 module.exports = {
   ...baseConfig,
@@ -31,13 +37,18 @@ module.exports = {
   projects: [
     {
       name: 'admin',
-      testIgnore: /nonadmin\.spec\.ts/,
+      testIgnore: /(nonadmin|hostile)\.spec\.ts/,
       use: { baseURL: ADMIN_URL }
     },
     {
       name: 'user',
       testMatch: /nonadmin\.spec\.ts/,
       use: { baseURL: USER_URL }
+    },
+    {
+      name: 'secure',
+      testMatch: /hostile\.spec\.ts/,
+      use: { baseURL: SECURE_URL }
     }
   ],
   webServer: [
@@ -50,7 +61,22 @@ module.exports = {
     {
       command: 'jlpm start',
       url: `${USER_URL}/lab`,
-      env: { REMOTEAPP_UITEST_PORT: '8889', REMOTEAPP_UITEST_ADMIN: '0' },
+      env: {
+        REMOTEAPP_UITEST_PORT: '8889',
+        REMOTEAPP_UITEST_ADMIN: '0',
+        REMOTEAPP_UITEST_USER: 'uitest-other'
+      },
+      timeout: 120 * 1000,
+      reuseExistingServer: !process.env.CI
+    },
+    {
+      command: 'jlpm start',
+      url: `${SECURE_URL}/login`,
+      env: {
+        REMOTEAPP_UITEST_PORT: '8890',
+        REMOTEAPP_UITEST_TOKEN: process.env.REMOTEAPP_UITEST_SECURE_TOKEN,
+        REMOTEAPP_UITEST_HOSTILE: '1'
+      },
       timeout: 120 * 1000,
       reuseExistingServer: !process.env.CI
     }

@@ -123,21 +123,31 @@ export function recordWorkspaceSaves(page: Page): void {
 
 /**
  * Wait until JupyterLab has saved a workspace that restores the tab of
- * `urlId` (the save is debounced: a reload before it would lose the tab).
+ * `urlId` (the save is debounced: a reload before it would lose the tab),
+ * with every text of `also` in the same save.
  */
 export async function waitForLayoutSaved(
   page: IJupyterLabPageFixture,
-  urlId: string
+  urlId: string,
+  also: string[] = []
 ): Promise<void> {
   const saves = workspaceSaves.get(page);
   if (!saves) {
     throw new Error('call recordWorkspaceSaves(page) first');
   }
   await expect
-    .poll(() => saves.some(body => body.includes(`remoteapp:${urlId}`)), {
-      message: `a workspace save with the tab of ${urlId}`,
-      timeout: 15000
-    })
+    .poll(
+      () =>
+        saves.some(
+          body =>
+            body.includes(`remoteapp:${urlId}`) &&
+            also.every(text => body.includes(text))
+        ),
+      {
+        message: `a workspace save with the tab of ${urlId}`,
+        timeout: 15000
+      }
+    )
     .toBe(true);
 }
 
@@ -231,4 +241,37 @@ export async function openSidePanel(
     await tab.click();
   }
   await expect(page.locator(`#${id}`)).toBeVisible();
+}
+
+/**
+ * Wait until the noVNC page in `page` (a browser tab) says "Connected".
+ *
+ * Docker work elsewhere on the machine makes Chromium see network changes and
+ * abort requests in flight (`net::ERR_NETWORK_CHANGED`); when one of noVNC's
+ * modules is lost that way the page never starts. Such a page is reloaded (as
+ * a user would), at most twice; the aborted requests are logged.
+ */
+export async function expectNoVNCConnected(page: Page): Promise<void> {
+  const aborted: string[] = [];
+  page.on('requestfailed', request => {
+    if (request.failure()?.errorText === 'net::ERR_NETWORK_CHANGED') {
+      aborted.push(request.url());
+    }
+  });
+  const status = page.locator('#noVNC_status');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await expect(status).toContainText('Connected', {
+        timeout: attempt < 2 ? 30000 : CONTAINER_TIMEOUT
+      });
+      return;
+    } catch (error) {
+      if (attempt >= 2 || aborted.length === 0) {
+        throw error;
+      }
+      console.warn(`noVNC page reloaded after aborted requests: ${aborted}`);
+      aborted.length = 0;
+      await page.reload();
+    }
+  }
 }
