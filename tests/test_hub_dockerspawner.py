@@ -419,6 +419,8 @@ def test_in_chromium_a_user_launches_the_desktop_from_the_launcher(
             "HUB_URL": hub.url,
             "HUB_USER": BOB,
             "HUB_PASSWORD": PASSWORD,
+            # no apps origin configured: the apps are on the Hub's (the proxy's) origin
+            "APPS_URL": f"{hub.url}/",
             "SCREENSHOT": str(screenshot),
         },
         capture_output=True,
@@ -432,6 +434,7 @@ def test_in_chromium_a_user_launches_the_desktop_from_the_launcher(
             for c in realm_containers(docker_client)
         )
         raise AssertionError(f"{done.stdout}{done.stderr}\n{apps}\n{hub.log_tail(40)}")
-    assert "/services/remoteapp/" in done.stdout
+    assert f"framed: {hub.url}{SERVICE_PREFIX}" in done.stdout, done.stdout
+    assert "\nconnected: " in "\n" + done.stdout, done.stdout  # noVNC says "Connected"
     assert screenshot.stat().st_size > 10_000
     shutil.copy(screenshot, ensure_chp().parents[2] / "last-hub-dockerspawner-vnc.png")
