@@ -3,8 +3,9 @@
 That is no trust boundary between users: any user's kernel can read every other user's
 files and, as root, use docker. Use it to try remoteapp on one machine, not for people
 who must be kept apart: for that choose a real authenticator and spawner
-(LocalProcessSpawner with system users, DockerSpawner...) and keep the
-`configure_hub(...)` call: see docs/jupyterhub.md.
+(LocalProcessSpawner with system users, DockerSpawner: see
+examples/jupyterhub_config_dockerspawner.py) and keep the `configure_hub(...)` call: see
+docs/jupyterhub.md.
 
 `jupyterhub -f examples/jupyterhub_config.py` works as is on a machine set up by
 scripts/setup (run as root, in the checkout): users log in with any name and the password
