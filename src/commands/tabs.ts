@@ -77,6 +77,8 @@ export class AppTabs {
       label: options.label,
       owner: options.owner ?? null,
       locate: container => model.frameTarget(container),
+      websocketURL: container => model.websocketURL(container),
+      vncClient: () => this._context.config.vncClient,
       // Someone else's app is stopped from the admin sidebar, not by closing.
       askClose: options.owner ? undefined : tab => this._askClose(tab),
       onError: (summary, error) => notifyError(summary, error, trans)
