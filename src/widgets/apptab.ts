@@ -275,7 +275,10 @@ export class RemoteAppTab extends MainAreaWidget<Panel> {
     this._frame.url = 'about:blank';
     this._frame.node.hidden = true;
     if (!this._rfb) {
-      const view = new RfbView({ trans: this._trans, factory: this._rfbFactory });
+      const view = new RfbView({
+        trans: this._trans,
+        factory: this._rfbFactory
+      });
       this.content.addWidget(view);
       this._rfb = view;
     }
@@ -293,7 +296,10 @@ export class RemoteAppTab extends MainAreaWidget<Panel> {
     view.onError = (summary, error) => {
       if (error instanceof RemoteAppRequestError && error.isNotFound) {
         this.showGone();
-      } else if (view.status !== 'connected' && !this._everConnected.has(urlId)) {
+      } else if (
+        view.status !== 'connected' &&
+        !this._everConnected.has(urlId)
+      ) {
         // e.g. a server without WebSocket tickets: the framed page
         console.warn(`remoteapp: no WebSocket ticket for ${urlId}`, error);
         this._fallBack(container);
