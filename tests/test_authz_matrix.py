@@ -72,6 +72,13 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("/containers/{url_id}", "GET"): owner_only(200),
     ("/containers/{url_id}", "DELETE"): owner_only(204),
     ("/containers/{url_id}/logs", "GET"): owner_only(200),
+    # a one-time ticket (here for the RFB WebSocket); admins may open anyone's app
+    ("/containers/{url_id}/ticket", "POST"): {
+        "unauth": 403,
+        "other": 404,
+        "owner": 200,
+        "admin": 200,
+    },
     ("/admin/users", "GET"): admin_only(200),
     ("/admin/users", "POST"): admin_only(201),
     ("/admin/users/{name}", "DELETE"): admin_only(204),
@@ -274,6 +281,7 @@ def case_request(route: str, method: str, world: World) -> tuple[str, object]:
         ("/admin/users", "POST"): {"name": "frank"},
         ("/admin/applications", "POST"): {"image": NEW_IMAGE},
         ("/admin/grants", "POST"): {"image": VNCAPP, "user": "dave", "policy": {}},
+        ("/containers/{url_id}/ticket", "POST"): {"purpose": "websocket"},
     }
     return path, bodies.get((route, method))
 
@@ -320,7 +328,7 @@ async def test_the_api_matrix(callers, docker_client):
             )
 
         after = await snapshot(admin)
-        if expected >= 300 or method == "GET":
+        if expected >= 300 or method == "GET" or route.endswith("/ticket"):  # (stateless)
             assert after == before, f"{method} {path} as {role} changed the state"
         else:  # the change is there, and is all the admin sees changed from now on
             assert after != before, f"{method} {path} as {role} changed nothing"
