@@ -47,6 +47,7 @@ export class RfbView extends Widget {
     this._status.className = 'jp-RemoteApp-rfbStatus';
     this._status.setAttribute('role', 'status');
     this._statusText = document.createElement('span');
+    this._statusText.className = 'jp-RemoteApp-rfbStatusText';
     this._status.appendChild(this._statusText);
     this._button = document.createElement('button');
     this._button.type = 'button';

@@ -45,7 +45,9 @@ async function main() {
     await card.click();
     const dialog = page.locator('.jp-Dialog');
     await dialog.getByRole('button', { name: 'Start' }).click();
-    const status = page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbStatus');
+    const status = page.locator(
+      '.jp-RemoteApp-tab .jp-RemoteApp-rfbStatusText'
+    );
     try {
       await status
         .filter({ hasText: /^Connected$/ })

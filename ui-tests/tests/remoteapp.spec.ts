@@ -89,7 +89,7 @@ test('the VNC app connects in a tab, and the tab survives a reload', async ({
   // noVNC's RFB client runs in the Lab's page (Lab on localhost, apps on
   // 127.0.0.1: a framed vnc.html would be a third-party frame without
   // localStorage); only its WebSocket goes to the apps origin.
-  const status = page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbStatus');
+  const status = page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbStatusText');
   await expect(status).toHaveText('Connected', { timeout: CONTAINER_TIMEOUT });
   await expect(
     page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbScreen canvas')
@@ -103,7 +103,7 @@ test('the VNC app connects in a tab, and the tab survives a reload', async ({
   await page.reload({ waitForIsReady: false });
   await expect(dockTab(page, 'Demo Desktop')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
   await expect(
-    page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbStatus')
+    page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbStatusText')
   ).toHaveText('Connected', { timeout: CONTAINER_TIMEOUT });
   await expect(
     page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbScreen canvas')
