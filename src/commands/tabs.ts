@@ -68,7 +68,11 @@ export class AppTabs {
   /** A new (empty) tab in the main area. */
   create(
     urlId: string,
-    options: { label?: string; owner?: string | null } = {}
+    options: {
+      label?: string;
+      owner?: string | null;
+      container?: IContainer;
+    } = {}
   ): RemoteAppTab {
     const { app, model, trans, tracker } = this._context;
     const tab = new RemoteAppTab({
@@ -76,6 +80,9 @@ export class AppTabs {
       trans,
       label: options.label,
       owner: options.owner ?? null,
+      // known before the tracker first saves the tab (an admin's tab is
+      // restored from it)
+      container: options.container,
       locate: container => model.frameTarget(container),
       websocketURL: container => model.websocketURL(container),
       vncClient: () => this._context.config.vncClient,
@@ -105,7 +112,11 @@ export class AppTabs {
   ): Promise<RemoteAppTab> {
     const tab =
       this.find(container.url_id, owner) ??
-      this.create(container.url_id, { label: container.ui_name, owner });
+      this.create(container.url_id, {
+        label: container.ui_name,
+        owner,
+        container
+      });
     await this.display(tab, container);
     return tab;
   }
@@ -259,7 +270,8 @@ export function addTabCommands(context: ICommandsContext, tabs: AppTabs): void {
         return existing;
       }
       const tab =
-        existing ?? tabs.create(urlId, { label: given?.ui_name, owner });
+        existing ??
+        tabs.create(urlId, { label: given?.ui_name, owner, container: given });
       // Also run by the layout restorer, before the model has loaded.
       let container = owner ? given : model.container(urlId);
       if (!container) {

@@ -66,6 +66,7 @@ export class RemoteAppTab extends MainAreaWidget<Panel> {
     this._rfbFactory = options.rfbFactory;
     this.urlId = options.urlId;
     this.owner = options.owner ?? null;
+    this._last = options.container ?? null;
     this._trans = options.trans;
     this._locate = options.locate;
     this._askClose = options.askClose;
@@ -381,6 +382,8 @@ export namespace RemoteAppTab {
     label?: string;
     /** The owner, when it is not the current user (an admin's tab). */
     owner?: string | null;
+    /** The container, when known at creation (`lastContainer` until shown). */
+    container?: IContainer;
     /** Decide what closing the tab does; resolves true to close it. */
     askClose?: (tab: RemoteAppTab) => Promise<boolean>;
     /** Report an error (a notification). */
