@@ -365,10 +365,15 @@ export class RemoteAppsRestClient {
    * A short-lived, single-use URL that opens the container on the apps origin
    * (owner or admin). Older servers answer 404 (see `isMissingEndpoint`).
    */
-  ticket(urlId: string): Promise<ITicket> {
+  ticket(
+    urlId: string,
+    purpose: 'frame' | 'websocket' = 'frame'
+  ): Promise<ITicket> {
     return this._request<ITicket>(
       `containers/${encodeURIComponent(urlId)}/ticket`,
-      { method: 'POST' }
+      purpose === 'frame'
+        ? { method: 'POST' }
+        : { method: 'POST', body: JSON.stringify({ purpose }) }
     );
   }
 

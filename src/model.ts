@@ -185,7 +185,7 @@ export class RemoteAppsModel implements IRemoteApps {
     const view = this.viewURL(container);
     let ticket: string;
     try {
-      ticket = (await this.api.ticket(container.url_id)).url;
+      ticket = (await this.api.ticket(container.url_id)).url ?? '';
     } catch (error) {
       if (isMissingEndpoint(error)) {
         // A server from before tickets: the app is on the Lab's origin,
@@ -200,6 +200,14 @@ export class RemoteAppsModel implements IRemoteApps {
       next: view === container.url ? null : view,
       ticketed: true
     };
+  }
+
+  async websocketURL(container: IContainer): Promise<string> {
+    const ticket = await this.api.ticket(container.url_id, 'websocket');
+    if (!ticket.websocket_url) {
+      throw new Error('the server gave no WebSocket URL');
+    }
+    return ticket.websocket_url;
   }
 
   dispose(): void {

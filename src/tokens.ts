@@ -230,8 +230,16 @@ export interface IContainer {
  * origin that sets the apps-session cookie and redirects to the app.
  */
 export interface ITicket {
-  /** `<apps origin><prefix>apps-session?ticket=<t>`: put it in the iframe. */
-  url: string;
+  /**
+   * `<apps origin><prefix>apps-session?ticket=<t>`: put it in the iframe
+   * (the default purpose, `frame`).
+   */
+  url?: string;
+  /**
+   * Purpose `websocket`: `ws(s)://<apps origin><app path>websockify?remoteapp-ticket=<t>`,
+   * for the Lab's own RFB client; accepted once, from the Lab's origin only.
+   */
+  websocket_url?: string;
   /** Seconds the ticket is valid. */
   expires_in: number;
 }
@@ -415,6 +423,11 @@ export interface IRemoteApps extends IDisposable {
    * Rejects with the request error otherwise (e.g. the container is gone).
    */
   frameTarget(container: IContainer): Promise<IFrameTarget>;
+  /**
+   * The WebSocket URL of a desktop app's websockify endpoint on the apps
+   * origin, with a fresh one-time ticket (for the Lab's own RFB client).
+   */
+  websocketURL(container: IContainer): Promise<string>;
 }
 
 /**

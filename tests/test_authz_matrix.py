@@ -284,6 +284,7 @@ def case_request(route: str, method: str, world: World) -> tuple[str, object]:
         ("/admin/users", "POST"): {"name": "frank"},
         ("/admin/applications", "POST"): {"image": NEW_IMAGE},
         ("/admin/grants", "POST"): {"image": VNCAPP, "user": "dave", "policy": {}},
+        ("/containers/{url_id}/ticket", "POST"): {"purpose": "websocket"},
     }
     return path, bodies.get((route, method))
 

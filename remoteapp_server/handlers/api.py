@@ -10,7 +10,13 @@ from tornado.iostream import StreamClosedError
 
 from ..core.accounting import Policy
 from ..core.errors import BadRequest, PermissionDenied, RemoteAppError
-from ..proxy.appsession import SESSION_PATH, TICKET_PARAMETER, TICKET_TTL, warn_same_origin
+from ..proxy.appsession import (
+    SESSION_PATH,
+    TICKET_PARAMETER,
+    TICKET_TTL,
+    WEBSOCKET_TICKET_PARAMETER,
+    warn_same_origin,
+)
 from .base import API_PREFIX, ApiAuth, ApiHandler
 
 
@@ -104,8 +110,6 @@ class ContainerTicketHandler(ApiHandler):
 
     @web.authenticated
     async def post(self, url_id: str):
-        if self.request.body:
-            raise BadRequest("this request takes no body")
         container = await self.operations.ticket_container(self.identity, url_id)
         origin = self.apps_origin()
         if origin is None and self.apps_same_origin_fallback:
@@ -116,12 +120,24 @@ class ContainerTicketHandler(ApiHandler):
                 " = False): open JupyterLab at localhost or 127.0.0.1, or set"
                 " c.RemoteApp.apps_url"
             )
+        body = self.json_body(optional=("purpose",)) if self.request.body else {}
+        purpose = body.get("purpose", "frame")
+        if purpose not in ("frame", "websocket"):
+            raise BadRequest('purpose must be "frame" or "websocket"')
         ticket = self.apps_sessions.ticket(
             self.identity.name,
             url_id,
             lab_origin=self.lab_origin(),
             admin=container.user != self.identity.name,  # only admins get that far
+            websocket=purpose == "websocket",
         )
+        if purpose == "websocket":  # the Lab's RFB client: websockify under the app's URL
+            base = origin or self.lab_origin()
+            ws = "wss" if base.startswith("https:") else "ws"
+            url = f"{ws}{base[base.index(':') :]}{container.urlpath}websockify"
+            url += f"?{WEBSOCKET_TICKET_PARAMETER}={ticket}"
+            self.write_json({"websocket_url": url, "expires_in": TICKET_TTL})
+            return
         # the app serves under <prefix>containers/<url_id>/; the endpoint is beside it
         prefix = container.urlpath[: -len(f"containers/{url_id}/")]
         url = f"{origin or ''}{prefix}{SESSION_PATH}?{TICKET_PARAMETER}={ticket}"

@@ -90,9 +90,7 @@ class ServiceProxyHandler(HubOAuthenticated, ContainerProxyHandler):
         if model is None:
             session = self.apps_session(url_id)
             if session is not None:  # the Lab's iframe, through a ticket
-                who = Identity(name=session.user, admin=session.admin)
-                owner, target = await self._target(who, url_id)
-                return Admission(target, url_id, owner=owner, user=who.name)
+                return await self.admit_session(session)
             if websocket or self.request.method not in ("GET", "HEAD"):
                 raise web.HTTPError(403, "Authentication required.")
             if not on_apps_origin:  # browsers use apps on the apps origin only
@@ -107,6 +105,16 @@ class ServiceProxyHandler(HubOAuthenticated, ContainerProxyHandler):
                 raise web.HTTPError(403, f"apps are served at {self.apps_origin}")
             raise Redirect(f"{self.apps_origin}{self.request.uri}")
         return Admission(target, url_id, owner=owner, user=who.name)
+
+    def websocket_tickets(self) -> tuple[AppsSessions, AppsOrigin] | None:
+        if self.apps_sessions is None:
+            return None
+        return self.apps_sessions, self.apps_rule
+
+    async def admit_session(self, session: AppsSession) -> Admission:
+        who = Identity(name=session.user, admin=session.admin)
+        owner, target = await self._target(who, session.url_id)
+        return Admission(target, session.url_id, owner=owner, user=who.name)
 
     def apps_session(self, url_id: str) -> AppsSession | None:
         """The apps-session cookie's session for ``url_id``, if valid on this origin."""

@@ -92,6 +92,8 @@ MAX_USED_NONCES = 100_000
 TICKET_PARAMETER = "ticket"
 #: the path of the apps-session endpoint under the prefix where containers live
 SESSION_PATH = "apps-session"
+#: the query parameter of a WebSocket ticket (the Lab's RFB client; stripped before the app)
+WEBSOCKET_TICKET_PARAMETER = "remoteapp-ticket"
 
 _LOOPBACK_NAMES = {"localhost": "127.0.0.1", "127.0.0.1": "localhost", "[::1]": "localhost"}
 
@@ -184,18 +186,34 @@ class AppsSessions:
         return AppsSession(claims["u"], claims["i"], admin, claims["e"], claims["o"])
 
     # -- tickets --
-    def ticket(self, user: str, url_id: str, *, lab_origin: str, admin: bool = False) -> str:
+    def ticket(
+        self,
+        user: str,
+        url_id: str,
+        *,
+        lab_origin: str,
+        admin: bool = False,
+        websocket: bool = False,
+    ) -> str:
         """A ticket for ``user`` to open container ``url_id`` in a Lab on ``lab_origin``
-        (``admin``: the container need not be theirs)."""
+        (``admin``: the container need not be theirs). ``websocket``: a ticket for one
+        WebSocket upgrade from the Lab's page (its RFB client), see
+        :func:`websocket_session`; it opens no apps session, and a frame ticket opens no
+        WebSocket."""
         expires = int(self.clock() + self.ticket_ttl) + 1  # whole seconds, never shorter
         claims = {"t": "ticket", "u": user, "i": url_id, "a": bool(admin), "e": expires}
         claims["o"] = origin_of(lab_origin)
         claims["n"] = secrets.token_urlsafe(16)
+        if websocket:
+            claims["w"] = True
         return self._sign(claims)
 
-    def redeem(self, ticket: str) -> AppsSession:
-        """The session a valid, unused ticket opens (its expiry the session's); once."""
+    def redeem(self, ticket: str, *, websocket: bool = False) -> AppsSession:
+        """The session a valid, unused ticket opens (its expiry the session's); once.
+        ``websocket``: redeem a WebSocket ticket (and only such a one)."""
         claims = self._verify(ticket, "ticket")
+        if (claims.get("w") is True) != websocket:
+            raise Refused("not a WebSocket ticket" if websocket else "not a frame ticket")
         nonce = claims.get("n")
         if not isinstance(nonce, str) or not nonce:
             raise Refused("not a ticket")
@@ -353,6 +371,44 @@ def warn_same_origin(log, lab_origin: str) -> None:
             " this with c.RemoteApp.apps_same_origin_fallback = False.",
             lab_origin,
         )
+
+
+def websocket_session(
+    request, url_id: str, sessions: AppsSessions, rule: AppsOrigin
+) -> AppsSession | None:
+    """The session of a WebSocket ticket (``?remoteapp-ticket=T``) on an upgrade request
+    for container ``url_id``; None without that parameter. The Lab's page runs noVNC's RFB
+    client; only its WebSocket goes to the apps origin, where the page has no cookie.
+
+    Refused (``web.HTTPError(403)``) unless: the ticket is a valid, unused WebSocket ticket
+    (it is spent by this attempt, whatever follows) for this container; the request's
+    ``Origin`` is the Lab origin the ticket was minted for (no Origin: no browser page,
+    refused too); and this host may serve the session's apps (:meth:`AppsOrigin.serves`).
+    The parameter never reaches the container (``headers.strip_credentials``).
+    """
+    tickets = [
+        value.decode("utf-8", "replace")
+        for value in request.query_arguments.get(WEBSOCKET_TICKET_PARAMETER, [])
+    ]
+    if not tickets:
+        return None
+    if len(tickets) != 1:
+        raise web.HTTPError(403, "one WebSocket ticket per request")
+    try:
+        session = sessions.redeem(tickets[0], websocket=True)
+    except Refused as refused:
+        raise web.HTTPError(403, f"{refused}: reconnect from JupyterLab") from None
+    if session.url_id != url_id:
+        raise web.HTTPError(403, "the WebSocket ticket is for another app")
+    try:
+        origin = origin_of(request.headers.get("Origin", ""))
+    except ValueError:
+        origin = ""
+    if origin != session.lab_origin:
+        raise web.HTTPError(403, "WebSocket tickets are accepted from JupyterLab's page only")
+    if not rule.serves(request_origin(request), session):
+        raise web.HTTPError(403, "apps are not served on this origin")
+    return session
 
 
 def frame_ancestors(origins: Iterable[str]) -> str:

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from tornado import iostream, web
 
+from .appsession import AppsOrigin, AppsSession, AppsSessions, websocket_session
 from .body import BodyPipe
 from .headers import (
     DEFAULT_CREDENTIAL_COOKIES,
@@ -107,6 +108,7 @@ class ContainerProxyHandler(web.RequestHandler):
     _refusal: web.HTTPError | Redirect | None = None
     _last_activity = -math.inf
     _url_id = ""
+    _ticket: AppsSession | None = None  # a WebSocket ticket's: its Lab origin the only allowed
 
     def initialize(
         self,
@@ -130,6 +132,15 @@ class ContainerProxyHandler(web.RequestHandler):
         """
         raise web.HTTPError(403, "Authentication required.")
 
+    def websocket_tickets(self) -> tuple[AppsSessions, AppsOrigin] | None:
+        """Where WebSocket tickets (the Lab's RFB client) are checked; None: not here."""
+        return None
+
+    async def admit_session(self, session: AppsSession) -> Admission:
+        """Admit the user of an apps session (from a WebSocket ticket) to its container;
+        ``no_container`` when it is gone. Subclasses with :meth:`websocket_tickets`."""
+        raise web.HTTPError(403, "Authentication required.")
+
     def forget(self, url_id: str) -> None:
         """The upstream failed: drop whatever target is cached for ``url_id``."""
 
@@ -151,7 +162,10 @@ class ContainerProxyHandler(web.RequestHandler):
 
     def origin_allowed(self, origin: str) -> bool:
         """Whether a browser page of ``origin`` may open a WebSocket here (cross-site
-        WebSocket hijacking): scheme, host and port must match an allowed origin."""
+        WebSocket hijacking): scheme, host and port must match an allowed origin; for a
+        WebSocket admitted by a ticket, the ticket's Lab origin only."""
+        if self._ticket is not None:
+            return _origin_key(origin) == _origin_key(self._ticket.lab_origin)
         return _origin_key(origin) in {_origin_key(o) for o in self.allowed_origins()}
 
     def credential_cookies(self) -> Iterable[str]:
@@ -217,7 +231,15 @@ class ContainerProxyHandler(web.RequestHandler):
         if ".." in unquote(self.request.path).replace("\\", "/").split("/"):
             # before anything is resolved: no way into another container's path
             raise web.HTTPError(400, "Paths with '..' segments are not proxied.")
-        admission = await self.admit(url_id, websocket=websocket)
+        admission = None
+        tickets = self.websocket_tickets() if websocket else None
+        if tickets is not None:  # the Lab's RFB client: a one-time ticket, the Lab's origin
+            session = websocket_session(self.request, url_id, *tickets)
+            if session is not None:
+                self._ticket = session
+                admission = await self.admit_session(session)
+        if admission is None:
+            admission = await self.admit(url_id, websocket=websocket)
         self.admission = admission
         if path is None:
             return  # _proxy redirects
@@ -401,7 +423,10 @@ class ContainerProxyHandler(web.RequestHandler):
         cached target is stale) that is the one 404 of a missing container; else ``status``."""
         error = self._upstream_error(status, problem, exc)
         try:
-            await self.admit(self._url_id, websocket=websocket)  # asked afresh: forgotten
+            if self._ticket is not None:  # asked afresh: the target was forgotten
+                await self.admit_session(self._ticket)
+            else:
+                await self.admit(self._url_id, websocket=websocket)
         except web.HTTPError as refusal:
             if refusal.status_code == 404:
                 return refusal

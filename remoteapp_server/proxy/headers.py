@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
 
-from .appsession import SESSION_COOKIE
+from .appsession import SESSION_COOKIE, WEBSOCKET_TICKET_PARAMETER
 
 #: headers about one connection, not the message (RFC 9110 §7.6.1): never forwarded
 HOP_BY_HOP = frozenset(
@@ -26,8 +26,8 @@ _NOT_FORWARDED = HOP_BY_HOP | _REBUILT
 _TOKEN_AUTHORIZATION = re.compile(r"\s*(token|bearer)\s", re.IGNORECASE)
 #: request headers that only ever carry a Jupyter credential (tornado's XSRF header)
 _CREDENTIAL_HEADERS = frozenset({"x-xsrftoken"})
-#: query parameters that carry a Jupyter/JupyterHub token
-_TOKEN_PARAMETERS = frozenset({"token"})
+#: query parameters that carry a Jupyter/JupyterHub token or a WebSocket ticket
+_TOKEN_PARAMETERS = frozenset({"token", WEBSOCKET_TICKET_PARAMETER})
 
 #: cookies that are credentials wherever the proxy runs: Jupyter's XSRF cookie, Jupyter's
 #: login cookies (``username-<host>-<port>``), JupyterHub's (``jupyterhub-session-id``,
@@ -131,10 +131,11 @@ def without_cookies(header: str, credential_cookie: CookieRule) -> str:
 
 
 def without_token_param(uri: str) -> str:
-    """A URI (request target or absolute URL) without ``token=`` in its query; the rest
-    stays byte for byte."""
+    """A URI (request target or absolute URL) without ``token=`` (or a WebSocket ticket) in
+    its query; the rest stays byte for byte."""
     path, question, query = uri.partition("?")
-    if "token" not in query and "%" not in query:  # (a name may be percent-encoded)
+    if "token" not in query and "ticket" not in query and "%" not in query:  # (a name may
+        # be percent-encoded)
         return uri
     query, hash_, fragment = query.partition("#")
     kept = [

@@ -268,19 +268,28 @@ class PersonalProxyHandler(JupyterProxyHandler):
             for value in cookies:
                 self.request.headers.add("Cookie", value)
 
+    def websocket_tickets(self) -> tuple[AppsSessions, AppsOrigin]:
+        return self.sessions, self.apps
+
+    async def admit_session(self, session: AppsSession) -> Admission:
+        """An apps session (its cookie, or a WebSocket ticket) on an origin that serves it."""
+        if not self.check_host():  # DNS rebinding: only the names Jupyter serves
+            raise web.HTTPError(403)
+        self._frame_ancestors(frame_ancestors([session.lab_origin]))
+        try:
+            owner, target = await self.resolver.locate(session)  # type: ignore[attr-defined]
+        except NotFound:
+            raise no_container(session.url_id) from None
+        self.current_user = User(session.user)
+        return Admission(target, session.url_id, owner=owner, user=session.user)
+
     async def admit(self, url_id: str, *, websocket: bool) -> Admission:
         if self._refused_host is not None:
             raise self._refused_host
         origin = request_origin(self.request)
         session = self.sessions.from_cookies(self.request.headers.get("Cookie"), url_id)
         if session is not None and self.apps.serves(origin, session):
-            self._frame_ancestors(frame_ancestors([session.lab_origin]))
-            try:
-                owner, target = await self.resolver.locate(session)  # type: ignore[attr-defined]
-            except NotFound:
-                raise no_container(url_id) from None
-            self.current_user = User(session.user)
-            return Admission(target, url_id, owner=owner, user=session.user)
+            return await self.admit_session(session)
         self._frame_ancestors("frame-ancestors 'none'")
         credentials = self._credentials()
         if credentials == "jupyter":  # a Lab origin with no apps origin

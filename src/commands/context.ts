@@ -15,12 +15,19 @@ export interface IRemoteAppConfig {
   confirmBeforeStop: boolean;
   openInBrowserTab: boolean;
   defaultResolution: string;
+  /**
+   * How desktop apps are shown: noVNC's RFB client in the Lab's page
+   * (`embedded`, only the RFB stream crosses) or the container's own
+   * `vnc.html` in a frame of the apps origin (`framed`).
+   */
+  vncClient: 'embedded' | 'framed';
 }
 
 export const DEFAULT_CONFIG: IRemoteAppConfig = {
   confirmBeforeStop: true,
   openInBrowserTab: false,
-  defaultResolution: '1280x800'
+  defaultResolution: '1280x800',
+  vncClient: 'embedded'
 };
 
 /**

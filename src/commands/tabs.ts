@@ -123,6 +123,8 @@ export class AppTabs {
       owner: options.owner ?? null,
       container: options.container,
       locate: container => model.frameTarget(container),
+      websocketURL: container => model.websocketURL(container),
+      vncClient: () => this._context.config.vncClient,
       // Someone else's app is stopped from the admin sidebar, not by closing.
       askClose: options.owner ? undefined : tab => this._askClose(tab),
       onError: (summary, error) => notifyError(summary, error, trans)

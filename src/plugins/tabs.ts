@@ -57,6 +57,8 @@ export const tabsPlugin: JupyterFrontEndPlugin<void> = {
           config.confirmBeforeStop = get<boolean>('confirmBeforeStop');
           config.openInBrowserTab = get<boolean>('openInBrowserTab');
           config.defaultResolution = get<string>('defaultResolution');
+          config.vncClient =
+            get<string>('vncClient') === 'framed' ? 'framed' : 'embedded';
         };
         apply();
         settings.changed.connect(apply);

@@ -1,14 +1,17 @@
 /**
- * A main-area tab showing a running container in an iframe.
+ * A main-area tab showing a running container: a web app in an iframe of
+ * the apps origin; a desktop app with noVNC's RFB client in the Lab's page
+ * (its WebSocket to the apps origin), or framed like a web app.
  */
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IFrame } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
+import { Panel, Widget } from '@lumino/widgets';
 
 import { RemoteAppRequestError } from '../api';
 import { IContainer, IFrameTarget } from '../tokens';
+import { RfbFactory, RfbView } from './rfbview';
 
 /**
  * The iframe sandbox of an application tab.
@@ -47,13 +50,20 @@ export const APP_SANDBOX: IFrame.SandboxExceptions[] = [
 /**
  * A tab with a remote application.
  */
-export class RemoteAppTab extends MainAreaWidget<IFrame> {
+export class RemoteAppTab extends MainAreaWidget<Panel> {
   constructor(options: RemoteAppTab.IOptions) {
-    const content = new IFrame({
+    const content = new Panel();
+    content.addClass('jp-RemoteApp-content');
+    super({ content });
+    this._frame = new IFrame({
       sandbox: APP_SANDBOX,
       referrerPolicy: 'same-origin'
     });
-    super({ content });
+    this._frame.addClass('jp-RemoteApp-frame');
+    content.addWidget(this._frame);
+    this._websocketURL = options.websocketURL;
+    this._vncClient = options.vncClient;
+    this._rfbFactory = options.rfbFactory;
     this.urlId = options.urlId;
     this.owner = options.owner ?? null;
     this._last = options.container ?? null;
@@ -65,7 +75,6 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
       ? `remoteapp-admin-${options.urlId}`
       : `remoteapp-${options.urlId}`;
     this.addClass('jp-RemoteApp-tab');
-    this.content.addClass('jp-RemoteApp-frame');
     this.title.closable = true;
     this.title.label = options.label ?? this._trans.__('Remote app');
   }
@@ -96,7 +105,25 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
 
   /** The iframe element. */
   get frame(): HTMLIFrameElement {
-    return this.content.node.querySelector('iframe')!;
+    return this._frame.node.querySelector('iframe')!;
+  }
+
+  /** The embedded RFB client's view, while a desktop is shown with it. */
+  get rfb(): RfbView | null {
+    return this._rfb;
+  }
+
+  /**
+   * Whether `container` is shown with the Lab's own RFB client: a desktop
+   * app, the setting says `embedded`, and it did not fail at once before.
+   */
+  private _embeds(container: IContainer): boolean {
+    return (
+      container.type === 'vncapp' &&
+      !!this._websocketURL &&
+      (this._vncClient?.() ?? 'embedded') === 'embedded' &&
+      !this._fallback.has(container.url_id)
+    );
   }
 
   /**
@@ -122,6 +149,13 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
         )
       : this._trans.__('%1 (%2), started %3', ui_name, image, started_at);
     const request = ++this._request;
+    if (this._embeds(container)) {
+      this._message?.remove();
+      this._message = null;
+      this._showRfb(container);
+      return;
+    }
+    this._hideRfb();
     let target: IFrameTarget;
     try {
       target = await this._locate(container);
@@ -144,7 +178,7 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
     }
     this._message?.remove();
     this._message = null;
-    this.content.node.hidden = false;
+    this._frame.node.hidden = false;
     this._load(target);
   }
 
@@ -234,7 +268,76 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
       frame.addEventListener('load', onLoad);
       this._cancelNext = () => frame.removeEventListener('load', onLoad);
     }
-    this.content.url = target.url;
+    this._frame.url = target.url;
+  }
+
+  /** Show `container` with the RFB client (each connection a fresh ticket). */
+  private _showRfb(container: IContainer): void {
+    this._cancelNext?.();
+    this._cancelNext = null;
+    this._frame.url = 'about:blank';
+    this._frame.node.hidden = true;
+    if (!this._rfb) {
+      const view = new RfbView({
+        trans: this._trans,
+        factory: this._rfbFactory
+      });
+      this.content.addWidget(view);
+      this._rfb = view;
+    }
+    const view = this._rfb;
+    view.node.hidden = false;
+    const urlId = container.url_id;
+    view.onNeverConnected = reason => {
+      // No websockify endpoint (or no RFB behind it): the image's own page.
+      console.warn(
+        `remoteapp: the desktop ${urlId} refused the RFB client (${reason}); showing its page in a frame`
+      );
+      this._fallBack(container);
+      return true;
+    };
+    view.onError = (summary, error) => {
+      if (error instanceof RemoteAppRequestError && error.isNotFound) {
+        this.showGone();
+      } else if (
+        view.status !== 'connected' &&
+        !this._everConnected.has(urlId)
+      ) {
+        // e.g. a server without WebSocket tickets: the framed page
+        console.warn(`remoteapp: no WebSocket ticket for ${urlId}`, error);
+        this._fallBack(container);
+      } else {
+        this._onError?.(summary, error);
+      }
+    };
+    view.onStatus = status => {
+      if (status === 'connected') {
+        // once connected, later failures show "disconnected", not the frame
+        this._everConnected.add(urlId);
+      }
+    };
+    const websocketURL = this._websocketURL!;
+    void view.connect(() => websocketURL(container));
+  }
+
+  /** Show `container` framed from now on (this tab). */
+  private _fallBack(container: IContainer): void {
+    this._fallback.add(container.url_id);
+    if (this._container?.url_id === container.url_id && !this._gone) {
+      void this.showContainer(container);
+    }
+  }
+
+  private _hideRfb(): void {
+    if (this._rfb) {
+      this._rfb.dispose();
+      this._rfb = null;
+    }
+  }
+
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    this._rfb?.focus();
   }
 
   /** A line of text above the frame (as text), or none. */
@@ -260,8 +363,9 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
   private _showMessage(text: string): void {
     this._cancelNext?.();
     this._cancelNext = null;
-    this.content.url = 'about:blank';
-    this.content.node.hidden = true;
+    this._hideRfb();
+    this._frame.url = 'about:blank';
+    this._frame.node.hidden = true;
     if (!this._message) {
       this._message = document.createElement('div');
       this._message.className = 'jp-RemoteApp-gone';
@@ -270,6 +374,13 @@ export class RemoteAppTab extends MainAreaWidget<IFrame> {
     this._message.textContent = text;
   }
 
+  private _frame: IFrame;
+  private _rfb: RfbView | null = null;
+  private _websocketURL?: (container: IContainer) => Promise<string>;
+  private _vncClient?: () => 'embedded' | 'framed';
+  private _rfbFactory?: RfbFactory;
+  private _fallback = new Set<string>();
+  private _everConnected = new Set<string>();
   private _trans: TranslationBundle;
   private _locate: (container: IContainer) => Promise<IFrameTarget>;
   private _askClose?: (tab: RemoteAppTab) => Promise<boolean>;
@@ -300,5 +411,14 @@ export namespace RemoteAppTab {
     askClose?: (tab: RemoteAppTab) => Promise<boolean>;
     /** Report an error (a notification). */
     onError?: (summary: string, error: unknown) => void;
+    /**
+     * A desktop's WebSocket URL with a fresh ticket; without it desktops
+     * are framed.
+     */
+    websocketURL?: (container: IContainer) => Promise<string>;
+    /** The `vncClient` setting (default `embedded`). */
+    vncClient?: () => 'embedded' | 'framed';
+    /** Makes the RFB client (tests); default: noVNC's. */
+    rfbFactory?: RfbFactory;
   }
 }

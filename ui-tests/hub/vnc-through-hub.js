@@ -1,9 +1,12 @@
 /**
  * One browser session through a real JupyterHub, driven by tests/test_hub.py:
- * log in, click the desktop app in the JupyterLab launcher, and wait until noVNC's
- * page is framed in the Lab tab from the apps origin, then until noVNC says
- * "Connected". Prints `framed: <frame url>` and `connected: <iframe src>` or
- * `not connected: <noVNC's error>`; exits non-zero when the app is not framed.
+ * log in, click the desktop app in the JupyterLab launcher, and wait until the
+ * Lab tab's own RFB client (noVNC's, in the Lab's page) says "Connected", its
+ * WebSocket on the apps origin. Prints `websocket: <url, ticket value cut>` for
+ * each WebSocket of the page to the apps origin, `app frames: <n>` (pages of the
+ * apps origin in the Lab: none, no app script runs there), and `connected:
+ * <status>` or `not connected: <status>`; exits non-zero when it does not
+ * connect.
  *
  * Environment: HUB_URL, HUB_USER, HUB_PASSWORD, APPS_URL (the apps origin),
  * SCREENSHOT (a PNG path).
@@ -19,6 +22,15 @@ async function main() {
     viewport: { width: 1280, height: 860 }
   });
   page.setDefaultTimeout(TIMEOUT);
+  const apps = new URL(APPS_URL);
+  const wsOrigin = `${apps.protocol === 'https:' ? 'wss' : 'ws'}://${apps.host}`;
+  page.on('websocket', ws => {
+    if (ws.url().startsWith(wsOrigin)) {
+      console.log(
+        `websocket: ${ws.url().replace(/(remoteapp-ticket=)[^&]*/, '$1…')}`
+      );
+    }
+  });
   try {
     await page.goto(`${HUB_URL}/hub/login`);
     await page.fill('input[name="username"]', HUB_USER);
@@ -33,35 +45,24 @@ async function main() {
     await card.click();
     const dialog = page.locator('.jp-Dialog');
     await dialog.getByRole('button', { name: 'Start' }).click();
-    const iframe = page.locator('.jp-RemoteApp-tab iframe');
-    const frame = page.frameLocator('.jp-RemoteApp-tab iframe');
-    // noVNC's page, from the apps origin, in the Lab's tab
-    await frame.locator('#noVNC_status').waitFor({ state: 'attached' });
-    const framed = page
-      .frames()
-      .find(f => f.url().startsWith(APPS_URL) && f.url().includes('/vnc.html'));
-    if (!framed) {
-      throw new Error(
-        `no frame of ${APPS_URL}: ${page.frames().map(f => f.url())}`
-      );
-    }
-    console.log(`framed: ${framed.url()}`);
-    const src = await iframe.getAttribute('src');
+    const status = page.locator(
+      '.jp-RemoteApp-tab .jp-RemoteApp-rfbStatusText'
+    );
     try {
-      await frame
-        .locator('#noVNC_status', { hasText: 'Connected' })
-        .waitFor({ state: 'attached', timeout: 30000 });
-      await frame
-        .locator('#noVNC_container canvas')
+      await status
+        .filter({ hasText: /^Connected$/ })
+        .waitFor({ state: 'visible', timeout: TIMEOUT });
+      await page
+        .locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbScreen canvas')
         .waitFor({ state: 'visible' });
-      console.log(`connected: ${src}`);
+      console.log(`connected: ${await status.innerText()}`);
     } catch (error) {
-      const shown = await frame
-        .locator('#noVNC_fallback_errormsg, #noVNC_status')
-        .allInnerTexts()
-        .catch(() => []);
-      console.log(`not connected: ${src} ${JSON.stringify(shown)}`);
+      const shown = await status.innerText().catch(() => String(error));
+      console.log(`not connected: ${shown}`);
+      process.exitCode = 1;
     }
+    const frames = page.frames().filter(f => f.url().startsWith(APPS_URL));
+    console.log(`app frames: ${frames.length}`);
   } finally {
     if (SCREENSHOT) {
       await page.screenshot({ path: SCREENSHOT }).catch(() => undefined);

@@ -140,6 +140,56 @@ test('open in a browser tab: a fresh ticket, then the app, cut off from the Lab'
   }
 });
 
+test('the RFB WebSocket takes a one-time ticket, from the Lab only', async ({
+  page,
+  browser
+}) => {
+  const vnc = await startThroughAPI(page.request, VNC);
+  const mint = async () =>
+    (
+      await callAPI(page.request, 'POST', `containers/${vnc.url_id}/ticket`, {
+        purpose: 'websocket'
+      })
+    ).websocket_url as string;
+  /** Open a WebSocket from `where`; resolves with its first bytes or 'refused'. */
+  const open = (where: Page, url: string) =>
+    where.evaluate(
+      (url: string) =>
+        new Promise<string>(resolve => {
+          const ws = new WebSocket(url, ['binary']);
+          ws.binaryType = 'arraybuffer';
+          ws.onmessage = event => {
+            resolve(
+              new TextDecoder().decode(new Uint8Array(event.data).slice(0, 12))
+            );
+            ws.close();
+          };
+          ws.onerror = () => resolve('refused');
+        }),
+      url
+    );
+  const url = await mint();
+  expect(url).toMatch(
+    new RegExp(
+      `^ws://127\\.0\\.0\\.1:8888${escapeRegExp(new URL(vnc.url).pathname)}websockify\\?remoteapp-ticket=`
+    )
+  );
+  // From the Lab's page: the RFB server's version; the same ticket again: refused.
+  expect(await open(page, url)).toBe('RFB 003.008\n');
+  expect(await open(page, url)).toBe('refused');
+  // Without a ticket: refused.
+  expect(await open(page, url.split('?')[0])).toBe('refused');
+  // From a page of another origin (lab.localhost) with a fresh ticket: refused.
+  const context = await browser.newContext();
+  try {
+    const foreign = await context.newPage();
+    await foreign.goto(`${UNISOLATED_URL}/static/favicons/favicon.ico`);
+    expect(await open(foreign, await mint())).toBe('refused');
+  } finally {
+    await context.close();
+  }
+});
+
 test("an admin opens another user's app from the admin sidebar", async ({
   page,
   playwright

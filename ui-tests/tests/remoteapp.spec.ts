@@ -9,7 +9,6 @@ import {
   CONTAINER_TIMEOUT,
   closeAndStop,
   dockTab,
-  expectNoVNCConnected,
   launcherCard,
   listContainers,
   recordWorkspaceSaves,
@@ -64,9 +63,7 @@ test('starting the web app opens a tab with its page; stop removes it', async ({
   page
 }) => {
   await launcherCard(page, 'Demo Web App').click();
-  await expect(dockTab(page, 'Demo Web App')).toBeVisible({
-    timeout: CONTAINER_TIMEOUT
-  });
+  await expect(dockTab(page, 'Demo Web App')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
   const frame = page.frameLocator('.jp-RemoteApp-tab iframe');
   await expect(frame.locator('h1')).toHaveText('remoteapp demo web app', {
     timeout: CONTAINER_TIMEOUT
@@ -77,18 +74,8 @@ test('starting the web app opens a tab with its page; stop removes it', async ({
   expect(await listContainers(page)).toHaveLength(0);
 });
 
-/**
- * Whether the apps origin is another site than the Lab's (personal mode: Lab on
- * localhost, apps on 127.0.0.1). Chromium, blocking third-party cookies, then
- * denies the framed app its localStorage, and noVNC 1.3's page stops there.
- */
-function crossSite(url: string): boolean {
-  return new URL(url).hostname !== 'localhost';
-}
-
-test('the VNC app starts in a tab, connects (in a browser tab when framed from another site), and the tab survives a reload', async ({
-  page,
-  context
+test('the VNC app connects in a tab, and the tab survives a reload', async ({
+  page
 }, testInfo) => {
   await launcherCard(page, 'Demo Desktop').click();
   // The resolution dialog: the default choice fits the tab.
@@ -98,88 +85,32 @@ test('the VNC app starts in a tab, connects (in a browser tab when framed from a
   );
   await dialog.getByRole('button', { name: 'Start' }).click();
 
-  await expect(dockTab(page, 'Demo Desktop')).toBeVisible({
-    timeout: CONTAINER_TIMEOUT
-  });
-  const [container] = await listContainers(page);
-  const tab = page.locator('.jp-RemoteApp-tab');
-  const frame = page.frameLocator('.jp-RemoteApp-tab iframe');
-  // The frame went on from the ticket to noVNC's page.
-  await expect(tab.locator('iframe')).toHaveAttribute('src', /vnc\.html\?/, {
-    timeout: CONTAINER_TIMEOUT
-  });
-  if (crossSite(container.url)) {
-    await expect(tab.locator('.jp-RemoteApp-hint')).toContainText(
-      'browser tab'
-    );
-    const popup = context.waitForEvent('page');
-    await tab
-      .locator('.jp-Toolbar [title="Open the application in a browser tab"]')
-      .click();
-    const desktop = await popup;
-    await expectNoVNCConnected(desktop);
-    await expect(desktop.locator('#noVNC_container canvas')).toBeVisible();
-    await screenshot(desktop as any, testInfo, 'vnc-browser-tab.png');
-    await desktop.close();
-  } else {
-    await expect(frame.locator('#noVNC_status')).toContainText('Connected', {
-      timeout: CONTAINER_TIMEOUT
-    });
-    await expect(frame.locator('#noVNC_container canvas')).toBeVisible();
-    await screenshot(page, testInfo, 'vnc-tab.png');
-  }
+  await expect(dockTab(page, 'Demo Desktop')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
+  // noVNC's RFB client runs in the Lab's page (Lab on localhost, apps on
+  // 127.0.0.1: a framed vnc.html would be a third-party frame without
+  // localStorage); only its WebSocket goes to the apps origin.
+  const status = page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbStatusText');
+  await expect(status).toHaveText('Connected', { timeout: CONTAINER_TIMEOUT });
+  await expect(
+    page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbScreen canvas')
+  ).toBeVisible();
+  await expect(page.locator('.jp-RemoteApp-tab iframe')).toBeHidden();
+  await screenshot(page, testInfo, 'vnc-tab.png');
 
+  const [container] = await listContainers(page);
   await waitForLayoutSaved(page, container.url_id);
   // Galata's reload waits for the launcher by default: the tab hides it.
   await page.reload({ waitForIsReady: false });
-  await expect(dockTab(page, 'Demo Desktop')).toBeVisible({
-    timeout: CONTAINER_TIMEOUT
-  });
-  await expect(tab.locator('iframe')).toHaveAttribute('src', /vnc\.html\?/, {
-    timeout: CONTAINER_TIMEOUT
-  });
-  if (!crossSite(container.url)) {
-    await expect(frame.locator('#noVNC_container canvas')).toBeVisible({
-      timeout: CONTAINER_TIMEOUT
-    });
-  }
+  await expect(dockTab(page, 'Demo Desktop')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
+  await expect(
+    page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbStatusText')
+  ).toHaveText('Connected', { timeout: CONTAINER_TIMEOUT });
+  await expect(
+    page.locator('.jp-RemoteApp-tab .jp-RemoteApp-rfbScreen canvas')
+  ).toBeVisible();
 
   await closeAndStop(page, 'Demo Desktop');
   expect(await listContainers(page)).toHaveLength(0);
-});
-
-test('known issue: a desktop framed from another site cannot use its storage', async ({
-  page
-}) => {
-  // Expected to fail while noVNC's own page runs in a cross-site frame (see
-  // docs/frontend.md); passes again (and must then be removed) once desktops
-  // connect in the tab: the RFB client in the Lab page, or a same-site apps origin.
-  const apps = await (await page.request.get(`${API}/applications`)).json();
-  const vnc = apps.find((a: any) => a.image.type === 'vncapp');
-  const started = await (
-    await page.request.post(`${API}/containers`, {
-      data: {
-        mapping_id: vnc.mapping_id,
-        configurables: { resolution: '800x600' }
-      }
-    })
-  ).json();
-  test.fail(
-    crossSite(started.url),
-    'Chromium denies the cross-site frame its localStorage'
-  );
-  await page.evaluate(
-    id =>
-      (window as any).jupyterapp.commands
-        .execute('remoteapp:open', { url_id: id })
-        .then(() => null),
-    started.url_id
-  );
-  await expect(
-    page
-      .frameLocator('.jp-RemoteApp-tab iframe')
-      .locator('#noVNC_container canvas')
-  ).toBeVisible({ timeout: 30000 });
 });
 
 test('a restored tab of a removed container shows a message', async ({
@@ -203,9 +134,7 @@ test('the sidebar lists running apps with open, logs and stop', async ({
   page
 }) => {
   await launcherCard(page, 'Demo Web App').click();
-  await expect(dockTab(page, 'Demo Web App')).toBeVisible({
-    timeout: CONTAINER_TIMEOUT
-  });
+  await expect(dockTab(page, 'Demo Web App')).toBeVisible({ timeout: CONTAINER_TIMEOUT });
   await page.locator('.jp-SideBar [data-id="remoteapp-sidebar"]').click();
   const running = page.locator('.jp-RemoteApp-containers .jp-RemoteApp-item');
   await expect(running).toHaveCount(1);
