@@ -34,6 +34,7 @@ import aiohttp  # noqa: E402
 import bench_api  # noqa: E402
 import bench_concurrency  # noqa: E402
 import bench_http  # noqa: E402
+import bench_hub  # noqa: E402
 import bench_start  # noqa: E402
 import bench_ws  # noqa: E402
 from common import (  # noqa: E402
@@ -57,7 +58,10 @@ BENCHMARKS = {
     "ws": bench_ws.run,
     "api": bench_api.run,
     "concurrency": bench_concurrency.run,
+    "hub": bench_hub.run,
 }
+#: benchmarks that start their own servers (not the personal-mode ones of ``setup``)
+SELF_CONTAINED = {"hub"}
 BEGIN, END = "<!-- BEGIN GENERATED: benchmarks/run.py -->", "<!-- END GENERATED -->"
 
 
@@ -79,6 +83,8 @@ class Sizes:
     crowd_starts: int
     crowd_repeat: int
     warmup: bool
+    hub_concurrency: int = 8  # HTTP clients of the hub benchmark (busybox backlog: 9)
+    hub_sessions: int = 50  # desktop-like WebSocket sessions at once
 
 
 def sizes(args: argparse.Namespace) -> Sizes:
@@ -87,7 +93,7 @@ def sizes(args: argparse.Namespace) -> Sizes:
             repeat=args.repeat or 1, duration=args.duration or 0.2, concurrency=4,
             big=16 * 1024 * 1024, big_name="16m", scale_users=200, scale_apps=20,
             scale_grants_per_user=10, api_requests=5, api_seconds=0.5, crowd_users=2,
-            crowd_starts=2, crowd_repeat=1, warmup=False,
+            crowd_starts=2, crowd_repeat=1, warmup=False, hub_concurrency=4, hub_sessions=3,
         )  # fmt: skip
     repeat = args.repeat or 5
     return Sizes(
@@ -133,7 +139,7 @@ def jsp_available() -> bool:
     return True
 
 
-async def setup(ctx: Context) -> None:
+async def setup(ctx: Context, personal: bool = True) -> None:
     images = {t for i in ctx.docker.images.list() for t in i.tags}
     missing = [tag for tag in (WEBAPP, VNCAPP) if tag not in images]
     if missing:
@@ -142,6 +148,8 @@ async def setup(ctx: Context) -> None:
         )
     ctx.log("building the benchmark images")
     await asyncio.to_thread(build_bench_images, ctx.docker)
+    if not personal:
+        return
 
     ctx.log("preparing the accounting database")
     ctx.db_path = ctx.workdir / "remoteapp.sqlite"
@@ -279,7 +287,7 @@ async def main_async(args: argparse.Namespace) -> int:
     tables: list[Table] = []
     failures = 0
     try:
-        await setup(ctx)
+        await setup(ctx, personal=bool(set(selected) - SELF_CONTAINED))
         for name in selected:
             ctx.log(f"benchmark: {name}")
             try:
@@ -324,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="DIR", help="py-spy profiles of our server into DIR")
     parser.add_argument("--silent", action="store_true", help="no progress on stderr")
     parser.add_argument("--run-id", default="", help="names this run's realm and labels")
+    parser.add_argument("--keep-logs", metavar="PATH", help="hub: copy the Hub's log there")
     args = parser.parse_args(argv)
     args.load_before = os.getloadavg()[0]
 

@@ -109,13 +109,21 @@ class Hub:
         realm: str,
         accounting_url: str,
         user_python: Path,
+        log_level: str = "DEBUG",
+        extra_config: str = "",
     ):
+        """``extra_config``: Python lines appended to ``jupyterhub_config.py`` (after
+        ``configure_hub``; ``c`` and ``configure_hub`` are in scope)."""
         self.workdir = workdir
         self.user_python = user_python
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service_port = free_port()
         self.harness_token = secrets.token_hex(32)
+        self.proxy_api_url = f"http://127.0.0.1:{free_port()}"
+        self.proxy_auth_token = secrets.token_hex(32)
+        self.log_level = log_level
+        self.extra_config = extra_config
         self.admin_users = admin_users
         self.realm = realm
         self.accounting_url = accounting_url
@@ -132,7 +140,8 @@ class Hub:
                 c.JupyterHub.bind_url = {self.url!r}
                 c.JupyterHub.hub_ip = "127.0.0.1"
                 c.JupyterHub.hub_port = {free_port()}
-                c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
+                c.ConfigurableHTTPProxy.api_url = {self.proxy_api_url!r}
+                c.ConfigurableHTTPProxy.auth_token = {self.proxy_auth_token!r}
                 c.ConfigurableHTTPProxy.command = [{str(ensure_chp())!r}]
                 c.JupyterHub.db_url = "sqlite:///{self.workdir}/jupyterhub.sqlite"
                 c.JupyterHub.cookie_secret_file = "{self.workdir}/cookie_secret"
@@ -145,7 +154,7 @@ class Hub:
                 c.Spawner.default_url = "/lab"
                 c.Spawner.http_timeout = 60
                 c.Spawner.start_timeout = 60
-                c.JupyterHub.log_level = "DEBUG"
+                c.JupyterHub.log_level = {self.log_level!r}
 
                 configure_hub(
                     c,
@@ -172,6 +181,7 @@ class Hub:
                 )
                 """
             )
+            + textwrap.dedent(self.extra_config)
         )
         return config
 
@@ -233,6 +243,17 @@ class Hub:
         return requests.request(
             method, f"{self.url}/hub/api/{path}", headers=headers, timeout=30, **kwargs
         )
+
+    def proxy_route(self, path: str, target: str | None) -> None:
+        """Add (``target``) or remove (None) a route of configurable-http-proxy, through its
+        REST API (the Hub ignores routes it did not add)."""
+        headers = {"Authorization": f"token {self.proxy_auth_token}"}
+        url = f"{self.proxy_api_url}/api/routes{path}"
+        if target is None:
+            answer = requests.delete(url, headers=headers, timeout=10)
+        else:
+            answer = requests.post(url, headers=headers, json={"target": target}, timeout=10)
+        answer.raise_for_status()
 
     def start_servers(self, names: list[str], timeout: float = 60) -> None:
         for name in names:
