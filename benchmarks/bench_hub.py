@@ -24,6 +24,7 @@ shadows every other path to that one container.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import os
 import shutil
@@ -40,6 +41,7 @@ from common import (
     BENCH_WS_ECHO,
     Stat,
     Table,
+    baseline_source,
     cpu_seconds,
     fmt_ratio,
     free_port,
@@ -52,6 +54,11 @@ from common import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from remoteapp_server.hub import hub_config  # noqa: E402
+
+#: the code of the old path: the last revision whose single-user servers proxied containers
+#: themselves (before issue 11); its remoteapp_server runs in the user's server
+OLD_REVISION = "f5b2644"
 #: frames per second and bytes per frame of one desktop-like session
 SESSION_RATE, SESSION_SIZE = 30, 16 * 1024
 SERVICE = "remoteapp"
@@ -60,7 +67,7 @@ SECOND_SERVICE = "remoteapp-w2"  # the same service with workers=2, for side by 
 PATHS = ("floor", "old", "new_chp", "new_apps", "new_apps_w2")
 LABELS = {
     "floor": "floor: CHP → container",
-    "old": "old: CHP → user server → container",
+    "old": "old: CHP → user server ({rev}) → container",
     "new_chp": "new: CHP → service → container",
     "new_apps": "new: apps origin → service → container",
     "new_apps_w2": "new: apps origin → service, workers=2",
@@ -217,8 +224,20 @@ class Deployment:
             "stop_timeout": 1,
             "start_timeout": 60,
         }
+        # the user's server runs the old revision's remoteapp_server (the old path)
+        revision = ctx.args.hub_old or OLD_REVISION
+        old_source = baseline_source(revision, self.base)
+        for path in [old_source, *old_source.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
         self.second_port = free_port()
+        apps_port, second_apps_port = free_port(), free_port()
+        hub_options: dict = {}
+        second_options = ""
+        if "apps_url" in inspect.signature(hub_config).parameters:
+            hub_options["apps_url"] = f"http://localhost:{apps_port}/"
+            second_options = f"apps_url='http://localhost:{second_apps_port}/',"
         second = f"""
+c.Spawner.environment.update({{"PYTHONPATH": {str(old_source)!r}}})
 from remoteapp_server.hub import hub_config as _hub_config
 
 # {SECOND_SERVICE}: the same service, same accounting, realm and prefix, with 2 workers
@@ -226,6 +245,7 @@ _second = _hub_config(
     service_url="http://127.0.0.1:{self.second_port}",
     python={sys.executable!r},
     remoteapp_options={options!r},
+    {second_options}
 )["JupyterHub"]["services"][0]
 _second["name"] = {SECOND_SERVICE!r}
 _second["command"] += [
@@ -249,6 +269,7 @@ c.JupyterHub.load_roles.append(
             user_python=user_python(self.base),
             log_level="INFO",
             extra_config=second,
+            hub_options=hub_options,
         )
         self.hub.start(timeout=90)
         self.hub.start_servers([self.user], timeout=120)
@@ -319,6 +340,7 @@ c.JupyterHub.load_roles.append(
                           floor_tag(BENCH_WS_ECHO))
         ]  # fmt: skip
         procs = self.processes()
+        self.ctx.log(f"  processes: {dict(procs)}")
         chp, user = procs["chp"], procs["user"]
         service, second = procs[SERVICE], procs[SECOND_SERVICE]
         auth = ["--header", f"Authorization: token {self.token}"]
@@ -554,6 +576,10 @@ CPU_ROWS = (
 DELAY_LIMIT_MS = 50.0
 
 
+def path_label(ctx, key: str) -> str:
+    return LABELS[key].format(rev=ctx.args.hub_old or OLD_REVISION)
+
+
 def speed(cells: Cells, key: str, a: str, b: str, higher: bool) -> float:
     """How much better path a is than b on one row (> 1: a is better)."""
     x, y = cells.rows.get(key, {}).get(a, Stat()), cells.rows.get(key, {}).get(b, Stat())
@@ -566,7 +592,8 @@ def hub_table(ctx, dep: Deployment, cells: Cells, failures, paths) -> Table:
     s = ctx.sizes
     big = f"{s.big / (1 << 30):g} GiB" if s.big >= 1 << 30 else f"{s.big / (1 << 20):g} MiB"
     new = [p for p in NEW if p in paths]
-    ratio_columns = [f"{SHORT[p]}/a" for p in new]
+    compared = (["old"] if "old" in paths else []) + new  # with the floor
+    ratio_columns = [f"{SHORT[p]}/a" for p in compared]
     if "old" in paths:
         ratio_columns += [f"{SHORT[p]}/b" for p in new]
     if {"new_apps", "new_apps_w2"} <= set(paths):
@@ -575,16 +602,17 @@ def hub_table(ctx, dep: Deployment, cells: Cells, failures, paths) -> Table:
         f"6. Hub mode: CHP, the user's server and the service side by side"
         f" ({s.hub_concurrency} concurrent HTTP clients; {s.duration:g} s per measurement;"
         f" {s.hub_sessions} sessions of {SESSION_RATE} × {SESSION_SIZE // 1024} KiB frames/s)",
-        ["metric", *[f"({SHORT[p]}) {LABELS[p]}" for p in paths], *ratio_columns, "targets"],
+        ["metric", *[f"({SHORT[p]}) {path_label(ctx, p)}" for p in paths], *ratio_columns]
+        + ["targets"],
     )
     for label, key, higher, digits, target in ROWS:
         label = label.format(big=big, n=s.hub_sessions)
         by_path = cells.rows.get(key, {})
         ratios, checks = [], []
-        for p in new:
+        for p in compared:
             value = speed(cells, key, p, "floor", higher)
             ratios.append(fmt_ratio(value))
-            if target in ("small", "other") and p != "new_apps_w2":
+            if target in ("small", "other") and p in ("new_chp", "new_apps"):
                 need = 0.7 if target == "small" else 0.9
                 ok = None if math.isnan(value) else value >= need
                 checks.append(f"{SHORT[p]} ≥{need}×a: {verdict(ok)}")
@@ -622,7 +650,7 @@ def hub_table(ctx, dep: Deployment, cells: Cells, failures, paths) -> Table:
                 check = f"d×2 CPU ≤ 1.1× d: {verdict(ok)}"
         table.add(label, *[by_path.get(p, Stat()).fmt(digits) for p in paths], *extra, check)
     for key, why in dep.missing.items():
-        table.notes.append(f"({SHORT[key]}) {LABELS[key]}: not measured, {why}.")
+        table.notes.append(f"({SHORT[key]}) {path_label(ctx, key)}: not measured, {why}.")
     for key in paths:
         if failures[key]:
             shown = sorted(set(failures[key]))[:4]

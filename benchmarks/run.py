@@ -21,7 +21,6 @@ import platform
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from common import (  # noqa: E402
     Api,
     JupyterServer,
     Table,
+    baseline_source,
     build_bench_images,
     docker_client,
     remove_containers,
@@ -205,23 +205,6 @@ async def setup(ctx: Context, personal: bool = True) -> None:
     ctx.api = Api(ctx.session, ctx.ours)
 
 
-def baseline_source(revision: str, workdir: Path) -> Path:
-    """``remoteapp_server/`` as of ``revision`` (any git revision), unpacked under workdir."""
-    root = HERE.parent
-    target = workdir / "baseline-src"
-    target.mkdir()
-    try:
-        archive = subprocess.run(
-            ["git", "-C", str(root), "archive", "--format=tar", revision, "remoteapp_server"],
-            check=True,
-            capture_output=True,
-        ).stdout
-    except subprocess.CalledProcessError as exc:
-        raise SystemExit(f"--baseline {revision}: {exc.stderr.decode().strip()}") from exc
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
-
-
 async def teardown(ctx: Context) -> None:
     if ctx.session is not None:
         await ctx.session.close()
@@ -333,6 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--silent", action="store_true", help="no progress on stderr")
     parser.add_argument("--run-id", default="", help="names this run's realm and labels")
     parser.add_argument("--keep-logs", metavar="PATH", help="hub: copy the Hub's log there")
+    parser.add_argument(
+        "--hub-old",
+        metavar="REV",
+        default="",
+        help="hub: the revision of the old path's single-user server code (default: "
+        "the last one before issue 11)",
+    )
     args = parser.parse_args(argv)
     args.load_before = os.getloadavg()[0]
 

@@ -111,9 +111,10 @@ class Hub:
         user_python: Path,
         log_level: str = "DEBUG",
         extra_config: str = "",
+        hub_options: dict[str, Any] | None = None,
     ):
-        """``extra_config``: Python lines appended to ``jupyterhub_config.py`` (after
-        ``configure_hub``; ``c`` and ``configure_hub`` are in scope)."""
+        """``hub_options``: more keyword arguments of ``configure_hub``; ``extra_config``:
+        Python lines appended to ``jupyterhub_config.py`` (``c`` is in scope)."""
         self.workdir = workdir
         self.user_python = user_python
         self.port = free_port()
@@ -124,6 +125,7 @@ class Hub:
         self.proxy_auth_token = secrets.token_hex(32)
         self.log_level = log_level
         self.extra_config = extra_config
+        self.hub_options = hub_options or {}
         self.admin_users = admin_users
         self.realm = realm
         self.accounting_url = accounting_url
@@ -167,6 +169,7 @@ class Hub:
                         "stop_timeout": 1,
                         "start_timeout": 30,
                     }},
+                    **{self.hub_options!r},
                 )
                 # the test harness: creates users, starts their servers, reads tokens
                 c.JupyterHub.services.append(
