@@ -13,7 +13,7 @@ import os
 import sys
 
 from jupyter_core.application import JupyterApp
-from traitlets import Bool, List, Unicode
+from traitlets import Bool, Int, List, Unicode
 from traitlets.config import Application
 
 from . import __version__
@@ -477,6 +477,7 @@ class HubConfig(Command):
     to the service, and the spawner settings that put single-user servers in hub mode."""
     usage_line = (
         "hub-config [--admin-user NAME ...] [--admin-group G ...] [--service-url URL] [--db URL]"
+        " [--apps-url URL] [--workers N]"
     )
 
     service_url = Unicode(
@@ -492,6 +493,14 @@ class HubConfig(Command):
     ).tag(config=True)
     admin_users = List(Unicode(), help="Users given the remoteapp-admin role.").tag(config=True)
     admin_groups = List(Unicode(), help="Groups given the remoteapp-admin role.").tag(config=True)
+    apps_url = Unicode(
+        None,
+        allow_none=True,
+        help="""The apps origin (https://apps.hub.example.org/) where the service serves
+        container traffic. Default: none, apps are served through the Hub's proxy on the
+        Hub's origin (their scripts could act as their users: see docs/jupyterhub.md).""",
+    ).tag(config=True)
+    workers = Int(1, help="Processes of the remoteapp service.").tag(config=True)
     aliases = dict(
         Command.aliases,
         **{
@@ -499,6 +508,8 @@ class HubConfig(Command):
             "servers-service-url": "HubConfig.servers_service_url",
             "admin-user": "HubConfig.admin_users",
             "admin-group": "HubConfig.admin_groups",
+            "apps-url": "HubConfig.apps_url",
+            "workers": "HubConfig.workers",
         },
     )
 
@@ -516,6 +527,8 @@ class HubConfig(Command):
                 admin_groups=self.admin_groups,
                 remoteapp_options=options,
                 python=sys.executable,
+                apps_url=self.apps_url,
+                workers=self.workers if self.workers != 1 else None,
             )
         )
 
@@ -582,7 +595,7 @@ jupyter remoteapp images
         "login": (Login, Login.description),
         "hub-config": (HubConfig, HubConfig.description.split(":")[0] + "."),
         "service": (
-            "remoteapp_server.service.RemoteAppService",
+            "remoteapp_server.hub.service.RemoteAppService",
             "Run the remoteapp JupyterHub service (JupyterHub starts it: see hub-config).",
         ),
     }

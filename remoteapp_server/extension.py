@@ -5,7 +5,7 @@ The core objects are built once from :class:`remoteapp_server.config.RemoteApp` 
 handed to the handlers through the tornado settings. In hub mode
 (``c.RemoteApp.service_url``, set by JupyterHub's spawner environment) there is no core
 here: the API is forwarded to the remoteapp service and the proxy asks the service
-(``handlers/forward.py``).
+(``hub/facade.py``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from .core.errors import RemoteAppError
 from .core.remoteapps import Identity, RemoteApps
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
-from .handlers.forward import ServiceClient, ServiceTargetResolver, forward_handlers
-from .handlers.proxy import close_proxy, proxy_handlers
+from .hub.facade import ServiceClient, ServiceTargetResolver, forward_handlers
+from .proxy.personal import close_proxy, proxy_handlers
 
 
 class ProxyResolver:
@@ -67,7 +67,7 @@ class RemoteAppExtension(ExtensionApp):
             accounting,
             manager,
             mode=mode,
-            base_url_for=lambda identity: self._base_url_for(identity),
+            base_user_url_for=lambda identity: self._base_user_url_for(identity),
         )
         self.identity_rule = IdentityRule(config.personal_user, config.personal_admin)
         self.settings.update(
@@ -90,9 +90,9 @@ class RemoteAppExtension(ExtensionApp):
         self.settings.update(remoteapp_mode=HUB_MODE)
         self.log.info("remoteapp: hub mode, the remoteapp service at %s", config.service_url)
 
-    def _base_url_for(self, identity: Identity) -> str:
+    def _base_user_url_for(self, identity: Identity) -> str:
         # This server serves exactly one user: containers live under its own base URL.
-        return self.serverapp.base_url
+        return self.serverapp.base_url.rstrip("/") + "/remoteapp"
 
     def initialize_handlers(self):
         if self.service is not None:

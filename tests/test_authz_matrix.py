@@ -39,7 +39,7 @@ from fake_hub import FakeHubIdentityProvider
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler
 
-from remoteapp_server.handlers.proxy import ContainerProxyHandler
+from remoteapp_server.proxy.personal import JupyterProxyHandler as ContainerProxyHandler
 
 ROLES = ("unauth", "other", "owner", "admin")
 TOKENS = {"other": "carol-token", "owner": "bob-token", "admin": "alice-token"}

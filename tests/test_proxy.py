@@ -23,8 +23,9 @@ from traitlets.config import Config
 from yarl import URL
 
 from remoteapp_server.core.errors import NotFound
-from remoteapp_server.handlers import proxy as proxy_module
-from remoteapp_server.handlers.proxy import ProxyClient, close_proxy, proxy_handlers
+from remoteapp_server.proxy import ProxyClient
+from remoteapp_server.proxy import handler as proxy_module
+from remoteapp_server.proxy.personal import close_proxy, proxy_handlers
 
 TOKENS = {"alice-token": "alice", "bob-token": "bob"}
 ALICE = {"Authorization": "token alice-token"}
@@ -583,7 +584,7 @@ async def test_websocket_credentials_are_not_forwarded(server_url, session, upst
 
 
 async def test_websocket_traffic_records_activity(server_url, session, jp_serverapp, monkeypatch):
-    monkeypatch.setattr(proxy_module, "_ACTIVITY_INTERVAL", 0.0)  # 60 s in real life
+    monkeypatch.setattr(proxy_module, "ACTIVITY_INTERVAL", 0.0)  # 60 s in real life
     settings = jp_serverapp.web_app.settings
     ws = await session.ws_connect(raw(f"{server_url}/alice-app/ws"), headers=ALICE)
     opened = settings["api_last_activity"]

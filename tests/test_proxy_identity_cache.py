@@ -1,5 +1,5 @@
 """The proxy remembers who sent a request for a short time per exact set of credentials
-(remoteapp_server/handlers/identity_cache.py): fewer identity-provider calls, and never a
+(remoteapp_server/proxy/cache.py): fewer identity-provider calls, and never a
 different caller's identity, a refused caller's "nobody", or a revoked token for longer
 than the cache's lifetime. A real Jupyter server with a counting identity provider.
 """
@@ -15,7 +15,8 @@ from traitlets.config import Config
 from yarl import URL
 
 from remoteapp_server.core.errors import NotFound
-from remoteapp_server.handlers.proxy import ProxyClient, proxy_handlers
+from remoteapp_server.proxy import ProxyClient
+from remoteapp_server.proxy.personal import proxy_handlers
 
 TTL = 0.5  # seconds (5 by default)
 
@@ -79,9 +80,11 @@ def proxied(jp_serverapp, jp_base_url, http_server_client, jp_asyncio_loop):
     resolver.target = f"http://127.0.0.1:{upstream.sockets[0].getsockname()[1]}"
     clients = {}
     for ttl in (TTL, 0):
-        clients[ttl] = ProxyClient(identity_ttl=ttl)
+        clients[ttl] = ProxyClient()
         base = f"{jp_base_url}ttl{int(ttl * 1000)}/"
-        jp_serverapp.web_app.add_handlers(".*$", proxy_handlers(base, resolver, clients[ttl]))
+        jp_serverapp.web_app.add_handlers(
+            ".*$", proxy_handlers(base, resolver, clients[ttl], identity_ttl=ttl)
+        )
     session = jp_asyncio_loop.run_until_complete(_session())
 
     async def get(

@@ -1,4 +1,4 @@
-"""The proxy's own HTTP/1.1 client (remoteapp_server/handlers/upstream.py) against scripted
+"""The proxy's own HTTP/1.1 client (remoteapp_server/proxy/upstream.py) against scripted
 upstreams on 127.0.0.1 that answer with exactly the bytes a test writes: connection-closing
 servers (as busybox httpd), bodies until close, chunked bodies in tiny pieces, HEAD/204/304,
 1xx answers, broken answers, stale keep-alive connections, the pool's limits.
@@ -21,8 +21,8 @@ import pytest_asyncio
 from yarl import URL
 
 from remoteapp_server.core.errors import NotFound
-from remoteapp_server.handlers.proxy import ProxyClient, proxy_handlers
-from remoteapp_server.handlers.upstream import UpstreamClient, UpstreamError
+from remoteapp_server.proxy.personal import proxy_handlers
+from remoteapp_server.proxy.upstream import ProxyClient, UpstreamClient, UpstreamError
 
 #: writes the answer to a request (method, its number on the connection); True: keep it open
 Answer = Callable[[asyncio.StreamWriter, str, int], Awaitable[bool]]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from .accounting import Accounting, Grant, Policy
 from .accounting.base import check_page, page_of
@@ -27,12 +28,36 @@ ADMIN_SCOPE = "custom:remoteapp:admin"
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is calling: their accounting name, JupyterHub groups and scopes."""
+    """Who is calling: their accounting name, JupyterHub groups and scopes, and the base
+    URL of their (default) Jupyter server ("" when there is none to speak of)."""
 
     name: str
     groups: tuple[str, ...] = ()
     scopes: frozenset[str] = frozenset()
     admin: bool = False
+    base_url: str = ""
+
+    @classmethod
+    def from_hub_model(cls, model: dict[str, Any], hub_base_url: str = "/") -> Identity:
+        """The identity of a JupyterHub user model (``GET /hub/api/user`` for a token).
+
+        The only place a Hub user model becomes an identity: the service and the
+        single-user extension both come here. The admin permission is the
+        ``custom:remoteapp:admin`` scope of the token, the base URL the model's
+        ``server`` when the token may read it, else JupyterHub's own escaping of the name
+        (``url_escape_path``: everything but ``@~``) under ``hub_base_url``.
+        """
+        scopes = frozenset(model.get("scopes") or ())
+        server = model.get("server") or (
+            f"{hub_base_url.rstrip('/')}/user/{quote(model['name'], safe='@~')}/"
+        )
+        return cls(
+            name=model["name"],
+            groups=tuple(model.get("groups") or ()),
+            scopes=scopes,
+            admin=ADMIN_SCOPE in scopes,
+            base_url=server if server.endswith("/") else server + "/",
+        )
 
     def to_dict(self, mode: str) -> dict[str, Any]:
         return {
@@ -79,9 +104,10 @@ class StartState:
 class RemoteApps:
     """The operations of REST API v1.
 
-    ``base_url_for(identity)`` gives the path prefix under which the identity's
-    containers are reached (``/user/alice/`` behind JupyterHub, ``/`` on a
-    workstation): the app in the container serves under it.
+    ``base_user_url_for(identity)`` gives the path under which the identity's containers
+    are reached, ``<it>/containers/<url_id>/`` (the apps' ``$JPY_BASE_USER_URL``):
+    ``/services/remoteapp`` behind JupyterHub (the same for everyone), ``/remoteapp``
+    under a workstation's base URL ``/``.
     """
 
     def __init__(
@@ -90,12 +116,12 @@ class RemoteApps:
         containers: ContainerManager,
         *,
         mode: str,
-        base_url_for: Callable[[Identity], str],
+        base_user_url_for: Callable[[Identity], str],
     ):
         self.accounting = accounting
         self.containers = containers
         self.mode = mode
-        self.base_url_for = base_url_for
+        self.base_user_url_for = base_user_url_for
         self._starts: dict[tuple[str, str], StartState] = {}
         #: url_id → (owner, target, expiry): the proxy resolves on every request
         self._targets: dict[str, tuple[str, str, float]] = {}
@@ -116,6 +142,24 @@ class RemoteApps:
             raise NotFound(f"container {url_id!r} is not running")
         self._targets[url_id] = (who.name, container.target, now + self.TARGET_TTL)
         return container.target
+
+    async def proxy_target(self, who: Identity, url_id: str) -> tuple[str, str]:
+        """``(owner, http://host:port)`` of container ``url_id``, for its owner or an admin
+        (the JupyterHub service's proxy: one URL per app for everyone allowed); NotFound
+        otherwise, as for an id that does not exist."""
+        cached = self._targets.get(url_id)
+        now = time.monotonic()
+        if cached is not None and cached[2] > now:
+            owner, target = cached[0], cached[1]
+        else:
+            container = await self.containers.get(url_id)
+            if container.target is None or container.status != "running":
+                raise NotFound(f"container {url_id!r} is not running")
+            owner, target = container.user, container.target
+            self._targets[url_id] = (owner, target, now + self.TARGET_TTL)
+        if owner != who.name and not who.admin:
+            raise NotFound(f"no container {url_id!r}")
+        return owner, target
 
     def forget_target(self, url_id: str) -> None:
         self._targets.pop(url_id, None)
@@ -191,7 +235,7 @@ class RemoteApps:
             return await self.containers.start(
                 user=who.name,
                 grant=grant,
-                base_url=self.base_url_for(who),
+                base_user_url=self.base_user_url_for(who),
                 configurables=configurables,
                 progress=track,
             )

@@ -19,7 +19,7 @@ _POLICY_FIELDS = tuple(Policy.__dataclass_fields__)
 class MeApi(RemoteAppApi):
     @web.authenticated
     async def get(self):
-        self.write_json(self.identity.to_dict(self.mode))
+        self.write_json({**self.identity.to_dict(self.mode), **self.apps_info()})
 
 
 class ApplicationsApi(RemoteAppApi):
@@ -32,7 +32,7 @@ class ContainersApi(RemoteAppApi):
     @web.authenticated
     async def get(self):
         containers = await self.remoteapps.list_containers(self.identity)
-        self.write_json([c.to_dict() for c in containers])
+        self.write_json([self.container_json(c) for c in containers])
 
     @web.authenticated
     async def post(self):
@@ -47,7 +47,7 @@ class ContainersApi(RemoteAppApi):
             return
         container = await self.remoteapps.start(self.identity, body["mapping_id"], configurables)
         self.set_header("Location", self._location(container.url_id))
-        self.write_json(container.to_dict(), status=201)
+        self.write_json(self.container_json(container), status=201)
 
     def _location(self, url_id: str) -> str:
         return f"{self.api_root}containers/{url_id}"
@@ -78,7 +78,7 @@ class ContainersApi(RemoteAppApi):
         except RemoteAppError as exc:
             await send("error", {"status": exc.status, "message": exc.message})
         else:
-            await send("ready", container.to_dict())
+            await send("ready", self.container_json(container))
         self.finish()
 
 
@@ -86,7 +86,7 @@ class ContainerApi(RemoteAppApi):
     @web.authenticated
     async def get(self, url_id: str):
         container = await self.remoteapps.get_container(self.identity, url_id)
-        answer = container.to_dict()
+        answer = self.container_json(container)
         if self.expose_endpoint and container.target is not None:
             # for the owner only (get_container is NotFound for others): a JupyterHub
             # single-user server proxies to this address after asking the service
@@ -219,7 +219,7 @@ class AdminContainersApi(AdminListApi):
     @web.authenticated
     async def get(self):
         containers = await self.remoteapps.admin_containers(self.identity)
-        self.write_page([c.to_dict() for c in containers])
+        self.write_page([self.container_json(c) for c in containers])
 
 
 class AdminContainerApi(AdminApi):

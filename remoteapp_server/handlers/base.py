@@ -41,15 +41,10 @@ class IdentityRule:
         self.personal_admin = personal_admin
 
     def identity(self, user: Any) -> Identity:
+        # jupyterhub's single-user identity provider: ``User.hub_user`` is the Hub's model
         hub_user = getattr(user, "hub_user", None)
         if isinstance(hub_user, dict) and hub_user.get("name"):
-            scopes = frozenset(hub_user.get("scopes") or ())
-            return Identity(
-                name=hub_user["name"],
-                groups=tuple(hub_user.get("groups") or ()),
-                scopes=scopes,
-                admin=ADMIN_SCOPE in scopes,
-            )
+            return Identity.from_hub_model(hub_user)
         scopes = frozenset({ADMIN_SCOPE}) if self.personal_admin else frozenset()
         return Identity(name=self.personal_user, scopes=scopes, admin=self.personal_admin)
 
@@ -98,6 +93,24 @@ class RemoteAppApi:
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > MAX_JSON_BODY:
             raise web.HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
+
+    def apps_info(self) -> dict[str, Any]:
+        """``GET me``'s ``apps_origin`` (None: apps share the origin of what serves this
+        API) and ``apps_isolated`` (whether apps' scripts are kept off that origin)."""
+        origin = self.settings.get("remoteapp_apps_origin")
+        isolated = self.settings.get("remoteapp_apps_isolated", origin is not None)
+        return {"apps_origin": origin, "apps_isolated": bool(isolated)}
+
+    def container_json(self, container: Any) -> dict[str, Any]:
+        """A container as the API shows it: its ``url`` absolute on the apps origin when
+        there is one (``remoteapp_apps_origin``) and the app serves under the apps prefix
+        (``remoteapp_apps_prefix``; apps started under an older prefix keep their path)."""
+        answer = container.to_dict()
+        origin = self.settings.get("remoteapp_apps_origin")
+        prefix = self.settings.get("remoteapp_apps_prefix") or "/"
+        if origin and answer["url"].startswith(prefix):
+            answer["url"] = origin + answer["url"]
+        return answer
 
     def json_body(self, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()):
         """The request's JSON object; unknown or missing fields are a clear 400."""

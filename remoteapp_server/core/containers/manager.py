@@ -414,21 +414,29 @@ class ContainerManager:
         *,
         user: str,
         grant: Grant,
-        base_url: str,
+        base_url: str | None = None,
         configurables: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
+        base_user_url: str | None = None,
     ) -> Container:
         """Start ``grant``'s application for ``user`` and wait until it answers.
 
-        ``base_url`` is the user's server base path (``/user/alice/``); the app serves at
-        ``{base_url}remoteapp/containers/{url_id}/``. Any failure removes the container.
+        The app serves at ``{base_user_url}/containers/{url_id}/`` (its
+        ``$JPY_BASE_USER_URL``): ``/services/remoteapp`` behind JupyterHub, or given as
+        the user's server base path ``base_url`` (``/user/alice/``), which means
+        ``{base_url}remoteapp``. Any failure removes the container.
         """
+        if base_user_url is None:
+            if base_url is None:
+                raise TypeError("start() needs base_url or base_user_url")
+            prefix = base_url.strip("/")
+            base_user_url = f"/{prefix}/remoteapp" if prefix else "/remoteapp"
         key = (user, grant.mapping_id)
         if key in self._starting:
             raise OperationInProgress(f"{grant.image} is already being started for {user}")
         self._starting.add(key)
         try:
-            return await self._start(user, grant, base_url, configurables, progress)
+            return await self._start(user, grant, base_user_url, configurables, progress)
         finally:
             self._starting.discard(key)
 
@@ -448,7 +456,7 @@ class ContainerManager:
         # docker reports whole seconds: "before this manager" with a second's margin
         return created_at < self._since - 1 or time.time() - created_at > self.ABANDONED_AFTER
 
-    async def _start(self, user, grant, base_url, configurables, progress) -> Container:
+    async def _start(self, user, grant, base_user_url, configurables, progress) -> Container:
         opts = self.options
         existing = await self.list(user=user, mapping_id=grant.mapping_id)
         active = [c for c in existing if c.state in ACTIVE_STATES and not self._abandoned(c)]
@@ -466,8 +474,7 @@ class ContainerManager:
         port = opts.container_port or _exposed_port(info) or 8888
 
         url_id = secrets.token_hex(16)
-        prefix = base_url.strip("/")
-        base_user_url = f"/{prefix}/remoteapp" if prefix else "/remoteapp"
+        base_user_url = "/" + base_user_url.strip("/")
         urlpath = f"{base_user_url}/containers/{url_id}/"
         env.update(
             JPY_USER=user,

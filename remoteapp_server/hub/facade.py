@@ -8,16 +8,19 @@ database connection (its users run arbitrary code as the server's OS user). Inst
   the caller's own token — the one the request carried, or for the browser the OAuth token
   in the server's login cookie — never the server's token, so the service sees exactly the
   caller's identity and scopes;
-- container traffic goes through the usual proxy, to the address the service gives the
-  container's owner (``GET containers/<url_id>`` → ``endpoint``), asked with the caller's
-  token and trusted for a few seconds.
+- container traffic is the service's (``/services/remoteapp/containers/<url_id>/``, on
+  the apps origin when there is one): the old per-user path
+  ``{base_url}remoteapp/containers/<url_id>/`` answers a redirect there, except for apps
+  started before the service served them (their URL is still this server's), which are
+  proxied as before to the address the service gives their owner (``GET
+  containers/<url_id>`` → ``endpoint``, asked with the caller's token, trusted for a few
+  seconds) until they stop.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -27,8 +30,10 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..core.errors import NotFound, RemoteAppError, Unavailable
-from .base import API_PREFIX, RemoteAppHandler
-from .proxy import ContainerProxyHandler, proxy_handlers
+from ..handlers.base import API_PREFIX, RemoteAppHandler
+from ..proxy.cache import TTLCache
+from ..proxy.handler import Redirect
+from ..proxy.personal import JupyterProxyHandler, proxy_handlers
 
 #: request headers that reach the service (all others stay here, cookies above all)
 _FORWARDED_REQUEST_HEADERS = ("Accept", "Content-Type", "User-Agent")
@@ -160,23 +165,22 @@ class ApiForwardHandler(RemoteAppHandler):
 
 class ServiceTargetResolver:
     """The proxy's resolver in hub mode: the service says whether ``url_id`` is the
-    caller's and where it listens; the answer is trusted for ``ttl`` seconds."""
+    caller's, where it listens and at which URL it serves; trusted for ``ttl`` seconds."""
 
     def __init__(self, service: ServiceClient, ttl: float = 5.0):
         self.service = service
-        self.ttl = ttl
-        #: (sha256 of the token, url_id) → (endpoint, expiry)
-        self._cache: dict[tuple[str, str], tuple[str, float]] = {}
+        #: (sha256 of the token, url_id) → (endpoint, the app's URL)
+        self._cache: TTLCache[tuple[str, str], tuple[str, str]] = TTLCache(ttl, 10_000)
 
-    async def resolve_for(self, handler: web.RequestHandler, user: User, url_id: str) -> str:
+    async def resolve_for(self, handler: web.RequestHandler, url_id: str) -> tuple[str, str]:
+        """``(endpoint, url)`` of the caller's running container ``url_id``."""
         token = caller_token(handler)
         if not token:
             raise NotFound(f"no container {url_id!r}")
         key = (hashlib.sha256(token.encode()).hexdigest(), url_id)
-        now = time.monotonic()
         cached = self._cache.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        if cached is not None:
+            return cached
         response = await self.service.request("GET", f"containers/{quote(url_id, safe='')}", token)
         try:
             if response.status in (403, 404):  # not the caller's, or the caller may not
@@ -189,32 +193,43 @@ class ServiceTargetResolver:
         endpoint = container.get("endpoint")
         if container.get("status") != "running" or not endpoint:
             raise NotFound(f"container {url_id!r} is not running")
-        if len(self._cache) > 10_000:  # many tokens over a long time: start afresh
-            self._cache.clear()
-        self._cache[key] = (endpoint, now + self.ttl)
-        return endpoint
+        answer = (endpoint, container.get("url") or "")
+        self._cache.put(key, answer)
+        return answer
 
     def forget(self, url_id: str) -> None:
-        for key in [key for key in self._cache if key[1] == url_id]:
-            del self._cache[key]
+        self._cache.discard_where(lambda key: key[1] == url_id)
 
 
 class _CallerResolver:
-    """Binds the resolver to one request, so it can take the caller's token from it."""
+    """Binds the resolver to one request, so it can take the caller's token from it.
 
-    def __init__(self, resolver: ServiceTargetResolver, handler: web.RequestHandler):
+    An app started with the service's base (``/services/remoteapp``, every app since the
+    service serves container traffic) is not served here: the old per-user URL answers a
+    redirect to the app's URL. Apps started before — their URL (the urlpath label) is
+    under this server — are proxied as before, until they stop.
+    """
+
+    def __init__(self, resolver: ServiceTargetResolver, handler: HubContainerProxyHandler):
         self.resolver = resolver
         self.handler = handler
 
     async def resolve(self, user: User, url_id: str) -> str:
-        return await self.resolver.resolve_for(self.handler, user, url_id)
+        endpoint, url = await self.resolver.resolve_for(self.handler, url_id)
+        handler = self.handler
+        here = f"{handler.base_url.rstrip('/')}/remoteapp/containers/{url_id}/"
+        if url and urlsplit(url).path != here:
+            rest = (handler.path_kwargs.get("path") or "/")[1:]
+            query = handler.request.query
+            raise Redirect(url + rest + (f"?{query}" if query else ""))
+        return endpoint
 
     def forget(self, url_id: str) -> None:
         self.resolver.forget(url_id)
 
 
-class HubContainerProxyHandler(ContainerProxyHandler):
-    """The container proxy, resolving with the service as the caller."""
+class HubContainerProxyHandler(JupyterProxyHandler):
+    """The container proxy at the old per-user path: redirects, or proxies older apps."""
 
     def initialize(self, resolver: ServiceTargetResolver, **options: Any) -> None:
         super().initialize(_CallerResolver(resolver, self), **options)
@@ -228,8 +243,7 @@ def forward_handlers(
     routes: list[tuple[str, type[web.RequestHandler], dict[str, Any]]] = [
         (f"{prefix}/(?P<path>.*)", ApiForwardHandler, {"service": service})
     ]
-    for pattern, _, options in proxy_handlers(base_url, resolver):  # type: ignore[arg-type]
-        routes.append((pattern, HubContainerProxyHandler, options))
+    routes += proxy_handlers(base_url, resolver, handler=HubContainerProxyHandler)  # type: ignore[arg-type]
     return routes
 
 

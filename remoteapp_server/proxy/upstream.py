@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 
@@ -677,3 +678,43 @@ class Exchange:
         if self._slot:
             self._slot = False
             self._pool.slots.release()
+
+
+class ProxyClient:
+    """The pooled keep-alive HTTP client to the containers: one per web app, closed at shutdown.
+
+    Its :class:`UpstreamClient` is made lazily, on the running loop, by the first proxied
+    request. Only connecting is timed (``connect_timeout`` seconds): a download may take hours.
+    """
+
+    def __init__(self, connect_timeout: float = 10.0, connections_per_container: int = 100):
+        self.connect_timeout = connect_timeout
+        self.connections_per_container = connections_per_container
+        self._upstream: UpstreamClient | None = None
+        self._addresses: dict[str, tuple[str, int]] = {}
+
+    def exchange(self, target: str) -> Exchange:
+        """One request to ``target`` (``http://host:port``, as an Admission gives it)."""
+        upstream = self._upstream
+        if upstream is None or upstream.closed:
+            upstream = self._upstream = UpstreamClient(
+                self.connect_timeout, self.connections_per_container, keepalive_timeout=60
+            )
+        return upstream.exchange(*self.address(target))
+
+    def address(self, target: str) -> tuple[str, int]:
+        """(host, port) of an ``http://host:port`` target."""
+        address = self._addresses.get(target)
+        if address is None:
+            parts = urlsplit(target)
+            if parts.scheme != "http" or not parts.hostname:
+                raise ValueError(f"not an http:// target: {target!r}")
+            if len(self._addresses) >= 4096:  # containers come and go
+                self._addresses.clear()
+            address = self._addresses[target] = (parts.hostname, parts.port or 80)
+        return address
+
+    async def close(self) -> None:
+        if self._upstream is not None:
+            await self._upstream.close()
+            self._upstream = None

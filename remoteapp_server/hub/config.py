@@ -5,7 +5,14 @@ applies it to a ``jupyterhub_config.py``'s ``c`` (adding to the services, roles,
 environment already configured there) and ``jupyter remoteapp hub-config`` prints it as
 Python lines to paste into one. What it sets up, and why:
 
-- the managed service ``remoteapp`` (docker + accounting; ``remoteapp_server.service``);
+- the managed service ``remoteapp`` (docker + accounting + every user's container
+  traffic at ``/services/remoteapp/containers/<url_id>/``; ``remoteapp_server.hub.service``),
+  with its OAuth callback on the apps origin when ``apps_url`` is given (a browser then
+  logs in to the service there, and only there);
+- the role ``remoteapp-service`` giving the service's own token ``users:activity``: the
+  service posts container traffic as its owner's activity (``hub/activity.py``), or the
+  Hub — and jupyterhub-idle-culler — would take a user working only in a desktop for
+  idle. Nothing else: the service learns who calls from the caller's own token;
 - the custom scope ``custom:remoteapp:admin`` and a role ``remoteapp-admin`` granting it;
 - the ``user`` role plus ``access:services!service=remoteapp``: the service refuses
   tokens without it;
@@ -22,11 +29,14 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from .config import DEFAULT_SERVICE_URL, SERVICE_NAME
-from .core.remoteapps import ADMIN_SCOPE
+from ..config import DEFAULT_SERVICE_URL, SERVICE_NAME
+from ..core.remoteapps import ADMIN_SCOPE
 
 ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
 ADMIN_ROLE = "remoteapp-admin"
+SERVICE_ROLE = "remoteapp-service"
+#: what the service's own token needs: record its users' activity (see the module doc)
+SERVICE_SCOPES = ("users:activity",)
 #: JupyterHub's default scopes of ``$JUPYTERHUB_API_TOKEN`` (its ``server`` role)
 DEFAULT_SERVER_TOKEN_SCOPES = ("users:activity!user", "access:servers!server")
 
@@ -45,6 +55,8 @@ def hub_config(
     service_environment: dict[str, str] | None = None,
     python: str = sys.executable,
     hub_base_url: str = "/",
+    apps_url: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The JupyterHub configuration for remoteapp, as ``{class: {trait: value}}``.
 
@@ -57,26 +69,38 @@ def hub_config(
     - ``remoteapp_options``: ``c.RemoteApp`` traits of the service, passed on its command
       line (``{"accounting_url": "/srv/remoteapp/remoteapp.sqlite", "realm": "hub"}``).
     - ``service_environment``: extra environment of the service (``DOCKER_HOST``...).
+    - ``apps_url``: the apps origin (``https://apps.hub.example.org/``), where the service
+      serves container traffic and where browsers log in to it
+      (``c.RemoteAppService.apps_url``). None: through the Hub's proxy on the Hub's own
+      origin, which lets an app's scripts act as its user (the service warns).
+    - ``workers``: processes of the service (``c.RemoteAppService.workers``).
     """
     prefix = f"{hub_base_url.rstrip('/')}/services/{SERVICE_NAME}/"
     if servers_service_url is None:
         servers_service_url = service_url.rstrip("/") + prefix
-    command = [python, "-m", "remoteapp_server.service"]
+    command = [python, "-m", "remoteapp_server.hub.service"]
     command += [f"--RemoteApp.{key}={value}" for key, value in (remoteapp_options or {}).items()]
+    service: dict[str, Any] = {
+        "name": SERVICE_NAME,
+        "url": service_url,
+        "command": command,
+        "environment": dict(service_environment or {}),
+        # the service's own OAuth login (a browser opening an app): no confirmation page;
+        # the admin scope in its cookie's token lets admins open users' apps
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": [ADMIN_SCOPE],
+        "display": False,
+    }
+    if apps_url:
+        apps_url = apps_url.rstrip("/") + "/"
+        command.append(f"--RemoteAppService.apps_url={apps_url}")
+        # one redirect URI per OAuth client: the apps origin's, where browsers use apps
+        service["oauth_redirect_uri"] = f"{apps_url.rstrip('/')}{prefix}oauth_callback"
+    if workers:
+        command.append(f"--RemoteAppService.workers={int(workers)}")
     return {
         "JupyterHub": {
-            "services": [
-                {
-                    "name": SERVICE_NAME,
-                    "url": service_url,
-                    "command": command,
-                    "environment": dict(service_environment or {}),
-                    # the service's own OAuth login (a browser visiting /services/remoteapp/)
-                    "oauth_no_confirm": True,
-                    "oauth_client_allowed_scopes": [ADMIN_SCOPE],
-                    "display": False,
-                }
-            ],
+            "services": [service],
             "custom_scopes": {
                 ADMIN_SCOPE: {
                     "description": "Manage remoteapp: users, applications, grants, "
@@ -95,6 +119,13 @@ def hub_config(
                     # JupyterHub's default user role is ["self"]: keep it, add the service
                     "name": "user",
                     "scopes": ["self", ACCESS_SCOPE],
+                },
+                {
+                    # the service's own token: users' container traffic is their activity
+                    "name": SERVICE_ROLE,
+                    "description": "the remoteapp service records its users' activity",
+                    "scopes": list(SERVICE_SCOPES),
+                    "services": [SERVICE_NAME],
                 },
             ],
         },
