@@ -27,6 +27,7 @@ import asyncio
 import inspect
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -186,6 +187,8 @@ class Deployment:
     missing: dict[str, str] = field(default_factory=dict)  # path -> why it is left out
     containers: list[str] = field(default_factory=list)
     floor_routes: list[str] = field(default_factory=list)
+    log_text: str = ""
+    second_port: int = 0
 
     def start(self) -> None:
         from hub_helpers import Hub, create_system_user, ensure_chp, user_python
@@ -292,6 +295,7 @@ c.JupyterHub.load_roles.append(
                 except Exception:  # noqa: BLE001 - the proxy is going anyway
                     pass
             self.hub.stop()
+            self.log_text = self.hub.log_tail(100_000)
             if self.ctx.args.keep_logs:
                 shutil.copy(self.hub.log_path, self.ctx.args.keep_logs)
         if self.user:
@@ -576,6 +580,20 @@ CPU_ROWS = (
 DELAY_LIMIT_MS = 50.0
 
 
+def event_loops(dep: Deployment) -> str:
+    """Which event loop each service process ran, from their start lines in the log."""
+    names = {str(getattr(dep.hub, "service_port", "")): SERVICE}
+    names[str(dep.second_port)] = SECOND_SERVICE
+    found: dict[str, list[str]] = defaultdict(list)
+    pattern = r"service worker \d+ at http://[^:]+:(\d+).*?(\w+) loop\)"
+    for match in re.finditer(pattern, dep.log_text):
+        found[names.get(match[1], match[1])].append(match[2])
+    return "; ".join(
+        f"{name}: {len(kinds)} process(es), {'/'.join(sorted(set(kinds)))}"
+        for name, kinds in found.items()
+    )
+
+
 def path_label(ctx, key: str) -> str:
     return LABELS[key].format(rev=ctx.args.hub_old or OLD_REVISION)
 
@@ -649,6 +667,9 @@ def hub_table(ctx, dep: Deployment, cells: Cells, failures, paths) -> Table:
                 ok = None if math.isnan(grow) else grow <= 1.1
                 check = f"d×2 CPU ≤ 1.1× d: {verdict(ok)}"
         table.add(label, *[by_path.get(p, Stat()).fmt(digits) for p in paths], *extra, check)
+    loops = event_loops(dep)
+    if loops:
+        table.notes.append(f"Event loops of the service processes (from their log): {loops}.")
     for key, why in dep.missing.items():
         table.notes.append(f"({SHORT[key]}) {path_label(ctx, key)}: not measured, {why}.")
     for key in paths:

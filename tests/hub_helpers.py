@@ -193,7 +193,8 @@ class Hub:
         # PYTHONPATH (kept by JupyterHub for its service and servers): this checkout's
         # remoteapp_server even when the venv's editable install points to another one
         checkout = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}", PYTHONPATH=checkout)
+        path = os.pathsep.join(filter(None, [checkout, os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}", PYTHONPATH=path)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open while it runs)
         self.process = subprocess.Popen(
             [str(VENV_BIN / "jupyterhub"), "-f", str(config)],
