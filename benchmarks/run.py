@@ -239,17 +239,28 @@ def header(ctx: Context, started: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(path: Path, text: str) -> None:
-    """Replace the generated block of ``path``, keeping whatever is written around it."""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if path.exists():
-        old = path.read_text()
-        if BEGIN in old and END in old:
-            before, _, rest = old.partition(BEGIN)
-            _, _, after = rest.partition(END)
-            path.write_text(before + block + after)
-            return
-    path.write_text("# remoteapp benchmarks: results\n\n" + block + "\n")
+def markers(block: str) -> tuple[str, str]:
+    """The markers of a generated block: the main one, or a self-contained benchmark's."""
+    if not block:
+        return BEGIN, END
+    return f"<!-- BEGIN GENERATED: benchmarks/run.py --only {block} -->", END
+
+
+def write_results(path: Path, blocks: dict[str, str]) -> None:
+    """Replace the generated blocks of ``path`` (``""``: the main one; a self-contained
+    benchmark's own, e.g. ``hub``), keeping whatever is written around them; a block not
+    there yet is appended."""
+    old = path.read_text() if path.exists() else "# remoteapp benchmarks: results\n"
+    for name, text in blocks.items():
+        begin, end = markers(name)
+        block = f"{begin}\n{text}\n{end}"
+        if begin in old and end in old.partition(begin)[2]:
+            before, _, rest = old.partition(begin)
+            _, _, after = rest.partition(end)
+            old = before + block + after
+        else:
+            old = old.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(old)
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -267,30 +278,34 @@ async def main_async(args: argparse.Namespace) -> int:
     unknown = set(selected) - set(BENCHMARKS)
     if unknown:
         raise SystemExit(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    tables: list[Table] = []
+    tables: dict[str, list[Table]] = {}  # block ("" or a self-contained benchmark) -> tables
     failures = 0
     try:
         await setup(ctx, personal=bool(set(selected) - SELF_CONTAINED))
         for name in selected:
             ctx.log(f"benchmark: {name}")
             try:
-                tables += await BENCHMARKS[name](ctx)
+                found = await BENCHMARKS[name](ctx)
             except Exception as exc:  # noqa: BLE001 - report it, go on with the others
                 failures += 1
                 ctx.log(f"benchmark {name} failed: {type(exc).__name__}: {exc}")
                 table = Table(f"{name}: failed", ["error"])
                 table.add(f"{type(exc).__name__}: {exc}".replace("|", "/")[:500])
-                tables.append(table)
+                found = [table]
                 if args.fail_fast:
                     raise
+            tables.setdefault(name if name in SELF_CONTAINED else "", []).extend(found)
             await asyncio.to_thread(remove_containers, ctx.docker, ctx.realm, ctx.run_id)
     finally:
         await teardown(ctx)
         shutil.rmtree(ctx.workdir, ignore_errors=True)
         ctx.docker.close()
-    text = header(ctx, started) + "\n" + "\n".join(t.markdown() for t in tables)
-    print(text)
-    write_results(Path(args.output), text)
+    blocks = {
+        block: header(ctx, started) + "\n" + "\n".join(t.markdown() for t in found)
+        for block, found in tables.items()
+    }
+    print("\n".join(blocks.values()))
+    write_results(Path(args.output), blocks)
     return 1 if failures else 0
 
 
