@@ -453,10 +453,11 @@ async def run_one(ctx, dep: Deployment, cells: Cells, failures, key: str, first:
     route = dep.routes[key]
     quick = ctx.args.quick
     tool = ["--tool", "aiohttp"] if quick else []
-    spy = route.server_pids[0] if (first and key in NEW and key != "new_apps_w2") else None
+    profiled_paths = ("old", "new_chp", "new_apps")  # one Python process each
+    spy = route.server_pids[0] if (first and key in profiled_paths) else None
     concurrency = str(s.hub_concurrency)
     for name in ("1k", "256k"):
-        result, (cpu, _) = await measured(
+        result, (cpu, server_cpu) = await measured(
             ctx, route, f"hub-{key}-{name}",
             loadgen("http", route.http + name, "--concurrency", concurrency,
                     "--duration", str(s.duration), *tool, *route.headers),
@@ -467,6 +468,7 @@ async def run_one(ctx, dep: Deployment, cells: Cells, failures, key: str, first:
         cells(f"{name} p99", key).add(result["p99_ms"])
         if result["requests"]:
             cells(f"{name} cpu", key).add(cpu / result["requests"] * 1e6)
+            cells(f"{name} server cpu", key).add(server_cpu / result["requests"] * 1e6)
         bad = result["errors"] + result["status_errors"]
         if bad:
             failures[key].append(f"{name}: {bad} failed of {result['requests'] + result['errors']}")
@@ -486,7 +488,7 @@ async def run_one(ctx, dep: Deployment, cells: Cells, failures, key: str, first:
             f"download: HTTP {result['status']} after {result['bytes'] / 1e6:,.0f} MB"
             + (f" ({result['error']})" if result["error"] else "")
         )
-    result, (cpu, _) = await measured(
+    result, (cpu, server_cpu) = await measured(
         ctx, route, f"hub-{key}-ws-rtt",
         loadgen("ws-rtt", route.ws + "ws", "--size", "1024", "--duration", str(s.duration),
                 *route.headers),
@@ -497,6 +499,7 @@ async def run_one(ctx, dep: Deployment, cells: Cells, failures, key: str, first:
     cells("ws p99", key).add(result["p99_ms"])
     if result["round_trips"]:
         cells("ws rtt cpu", key).add(cpu / result["round_trips"] * 1e6)
+        cells("ws rtt server cpu", key).add(server_cpu / result["round_trips"] * 1e6)
     result, (cpu, _) = await measured(
         ctx, route, f"hub-{key}-ws-64k",
         loadgen("ws-stream", route.ws + "ws", "--size", str(64 * 1024), "--window", "8",
@@ -569,9 +572,12 @@ ROWS = (
 )
 CPU_ROWS = (
     ("CPU per 1 KiB GET (µs)", "1k cpu", 0),
+    ("… of it the Python server (µs)", "1k server cpu", 0),
     ("CPU per 256 KiB GET (µs)", "256k cpu", 0),
+    ("… of it the Python server (µs)", "256k server cpu", 0),
     ("CPU per MB downloaded (ms)", "download cpu", 1),
     ("CPU per WebSocket 1 KiB round trip (µs)", "ws rtt cpu", 0),
+    ("… of it the Python server (µs)", "ws rtt server cpu", 0),
     ("CPU per MB of 64 KiB frames (ms)", "ws 64k cpu", 1),
     ("{n} sessions: CPU of the path (% of a core)", "sessions cpu", 0),
     ("{n} sessions: CPU of the Python server (% of a core)", "sessions server cpu", 0),
