@@ -221,10 +221,10 @@ async def teardown(ctx: Context) -> None:
                 pass
 
 
-def header(ctx: Context, started: float) -> str:
+def header(ctx: Context, started: float, title: str = "Results") -> str:
     load = os.getloadavg()
     lines = [
-        "## Results",
+        f"## {title}",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))}"
         f" ({'--quick' if ctx.args.quick else 'full'}, {ctx.sizes.repeat} repeat(s),"
@@ -301,7 +301,9 @@ async def main_async(args: argparse.Namespace) -> int:
         shutil.rmtree(ctx.workdir, ignore_errors=True)
         ctx.docker.close()
     blocks = {
-        block: header(ctx, started) + "\n" + "\n".join(t.markdown() for t in found)
+        block: header(ctx, started, f"Results: --only {block}" if block else "Results")
+        + "\n"
+        + "\n".join(t.markdown() for t in found)
         for block, found in tables.items()
     }
     print("\n".join(blocks.values()))
