@@ -1,14 +1,18 @@
-"""JupyterHub with remoteapp, on one host: `jupyterhub -f examples/jupyterhub_config.py`.
+"""A DEMO: every user's Jupyter server runs as the Hub's own OS user (root here).
 
-Works as is on a machine set up by scripts/setup (run as root, in the checkout): users log
-in with any name and the password below (`REMOTEAPP_HUB_PASSWORD`), their servers run as
-the Hub's user (SimpleLocalProcessSpawner, so no system accounts are needed); `alice`
-gets the remoteapp-admin role. scripts/hub-demo uses it and grants the demo apps.
+That is no trust boundary between users: any user's kernel can read every other user's
+files and, as root, use docker. Use it to try remoteapp on one machine, not for people
+who must be kept apart: for that choose a real authenticator and spawner
+(LocalProcessSpawner with system users, DockerSpawner...) and keep the
+`configure_hub(...)` call: see docs/jupyterhub.md.
 
-For a real deployment keep the `configure_hub(...)` call and choose a real authenticator
-and spawner (LocalProcessSpawner with system users, DockerSpawner...): see
-docs/jupyterhub.md. The remoteapp service runs as the Hub's user (root here): it alone
-talks to docker and writes the accounting database.
+`jupyterhub -f examples/jupyterhub_config.py` works as is on a machine set up by
+scripts/setup (run as root, in the checkout): users log in with any name and the password
+below (`REMOTEAPP_HUB_PASSWORD`); `alice` gets the remoteapp-admin role. scripts/hub-demo
+uses it and grants the demo apps. The remoteapp service runs as the Hub's user: it alone
+talks to docker and writes the accounting database, and it serves the apps on their own
+origin, http://127.0.0.2:8001/ (`REMOTEAPP_APPS_URL`; another loopback address is another
+site for the browser, so apps' scripts cannot reach the Hub's cookies).
 """
 
 import os
@@ -53,6 +57,8 @@ configure_hub(
     c,
     # the service listens here; single-user servers on this host reach it directly
     service_url="http://127.0.0.1:10101",
+    # apps on an origin of their own (the service listens there too)
+    apps_url=os.environ.get("REMOTEAPP_APPS_URL", "http://127.0.0.2:8001/"),
     admin_users=os.environ.get("REMOTEAPP_HUB_ADMINS", "alice").split(),
     remoteapp_options={"accounting_url": str(state / "remoteapp.sqlite")},
 )

@@ -224,6 +224,26 @@ class RemoteApp(Configurable):
         is the ``custom:remoteapp:admin`` scope instead.""",
     ).tag(config=True)
 
+    apps_url = Unicode(
+        "",
+        help="""Personal mode: the URL (origin) apps are served on, e.g.
+        ``https://apps.example.org/`` when this server is reached through a reverse
+        proxy that also forwards that name to it. Empty (default): the other loopback
+        name of the port the Lab came on (Lab on ``localhost:P`` → apps on
+        ``127.0.0.1:P`` and the reverse), which isolates apps from the Lab also through
+        ``ssh -L``; for a Lab reached by any other name there is no apps origin: see
+        ``apps_same_origin_fallback``.""",
+    ).tag(config=True)
+
+    apps_same_origin_fallback = Bool(
+        True,
+        help="""What to do when there is no apps origin (the Lab is reached by a name
+        other than localhost/127.0.0.1 and ``apps_url`` is not set). True (default):
+        serve apps on the Lab's own origin, with a warning in the log and in the Lab —
+        an app's script can then act as the user (read their files, start kernels).
+        False: refuse to serve apps on the Lab's origin.""",
+    ).tag(config=True)
+
     service_url = Unicode(
         help="""URL of the remoteapp JupyterHub service, with its path
         (``http://127.0.0.1:10101/services/remoteapp/``). When set, the server extension

@@ -21,7 +21,8 @@ from .core.remoteapps import Identity, RemoteApps
 from .handlers.api import api_handlers
 from .handlers.base import IdentityRule
 from .hub.facade import ServiceClient, ServiceTargetResolver, forward_handlers
-from .proxy.personal import close_proxy, proxy_handlers
+from .proxy.appsession import AppsOrigin, AppsSession, AppsSessions, derive_secret
+from .proxy.personal import apps_handlers, close_proxy
 
 
 class ProxyResolver:
@@ -33,6 +34,12 @@ class ProxyResolver:
 
     async def resolve(self, user, url_id: str) -> str:
         return await self.remoteapps.resolve_target(self.rule.identity(user), url_id)
+
+    async def locate(self, session: AppsSession) -> tuple[str, str]:
+        """(owner, target) of an apps session's container: the session user's own, or
+        anyone's when an admin's ticket opened it."""
+        user = None if session.admin else session.user
+        return await self.remoteapps.locate(session.url_id, user=user)
 
     def forget(self, url_id: str) -> None:
         self.remoteapps.forget_target(url_id)
@@ -70,10 +77,18 @@ class RemoteAppExtension(ExtensionApp):
             base_user_url_for=lambda identity: self._base_user_url_for(identity),
         )
         self.identity_rule = IdentityRule(config.personal_user, config.personal_admin)
+        # tickets and apps-session cookies: signed with a key derived from the server's
+        # cookie secret (kept across restarts when Jupyter keeps it in a file)
+        self.apps_origin = AppsOrigin(
+            apps_url=config.apps_url, same_origin_fallback=config.apps_same_origin_fallback
+        )
+        self.apps_sessions = AppsSessions(derive_secret(self.serverapp.cookie_secret))
         self.settings.update(
             remoteapp=self.remoteapps,
             remoteapp_mode=mode,
             remoteapp_identity_rule=self.identity_rule,
+            remoteapp_apps_origin=self.apps_origin,
+            remoteapp_apps_sessions=self.apps_sessions,
         )
         self.log.info(
             "remoteapp: %s mode, accounting at %s, realm %s",
@@ -100,7 +115,10 @@ class RemoteAppExtension(ExtensionApp):
             return
         resolver = ProxyResolver(self.remoteapps, self.identity_rule)
         self.handlers.extend(api_handlers("/"))
-        self.handlers.extend(proxy_handlers("/", resolver))
+        apps = apps_handlers(
+            "/", resolver, self.apps_origin, self.apps_sessions, served_at=self.serverapp.base_url
+        )
+        self.handlers.extend(apps)
 
     async def stop_extension(self):
         await close_proxy(self.serverapp.web_app.settings)

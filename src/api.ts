@@ -18,6 +18,7 @@ import {
   IStartProgress,
   IStartRequest,
   IStats,
+  ITicket,
   IUser
 } from './tokens';
 
@@ -44,6 +45,26 @@ export class RemoteAppRequestError extends Error {
   get isNotFound(): boolean {
     return this.status === 404;
   }
+}
+
+/**
+ * Whether `error` says that the server has no such endpoint (an older server),
+ * not that the object is unknown: a 404 or 405 without the API's JSON error
+ * body (`{status, message}`), e.g. Jupyter's HTML "404: Not Found" page.
+ */
+export function isMissingEndpoint(error: unknown): boolean {
+  if (!(error instanceof RemoteAppRequestError)) {
+    return false;
+  }
+  if (error.status !== 404 && error.status !== 405) {
+    return false;
+  }
+  const body = error.body as { message?: unknown } | null;
+  return !(
+    body !== null &&
+    typeof body === 'object' &&
+    typeof body.message === 'string'
+  );
 }
 
 /**
@@ -294,8 +315,11 @@ export async function startContainerWithProgress(
 
 /**
  * Typed calls of the REST API, bound to one set of server settings.
+ *
+ * (Not to be confused with the Python side: `RemoteApp` is the server's
+ * configuration, `RemoteApps` its core, `RemoteAppApi` a handler mixin.)
  */
-export class RemoteAppAPI {
+export class RemoteAppsRestClient {
   constructor(
     readonly serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()
   ) {}
@@ -335,6 +359,17 @@ export class RemoteAppAPI {
     await this._request(`containers/${encodeURIComponent(urlId)}`, {
       method: 'DELETE'
     });
+  }
+
+  /**
+   * A short-lived, single-use URL that opens the container on the apps origin
+   * (owner or admin). Older servers answer 404 (see `isMissingEndpoint`).
+   */
+  ticket(urlId: string): Promise<ITicket> {
+    return this._request<ITicket>(
+      `containers/${encodeURIComponent(urlId)}/ticket`,
+      { method: 'POST' }
+    );
   }
 
   logs(urlId: string, tail = 1000): Promise<ILogs> {

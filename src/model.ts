@@ -5,10 +5,15 @@ import { ServerConnection } from '@jupyterlab/services';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { RemoteAppAPI, RemoteAppRequestError } from './api';
+import {
+  isMissingEndpoint,
+  RemoteAppRequestError,
+  RemoteAppsRestClient
+} from './api';
 import {
   IApplicationEntry,
   IContainer,
+  IFrameTarget,
   IMe,
   IRemoteApps,
   IStartProgress,
@@ -24,13 +29,17 @@ export const DEFAULT_POLL_INTERVAL = 5000;
  * The URL at which to show a container: noVNC's page for desktop apps.
  *
  * noVNC keeps `path` in the origin's localStorage, shared by every app:
- * always pass it in the query. `resize=scale` fits the desktop to the tab.
+ * always pass it in the query. `path` is the WebSocket's path on the page's
+ * host (without the leading slash): the path of the container's URL, which
+ * is absolute on the apps origin (a path on older servers).
+ * `resize=scale` fits the desktop to the tab.
  */
 export function containerViewURL(container: IContainer): string {
   if (container.type !== 'vncapp') {
     return container.url;
   }
-  const websockify = container.url.replace(/^\/+/, '') + 'websockify';
+  const { pathname } = new URL(container.url, window.location.href);
+  const websockify = pathname.replace(/^\/+/, '') + 'websockify';
   return (
     `${container.url}vnc.html?autoconnect=true&resize=scale&reconnect=true` +
     `&path=${encodeURIComponent(websockify)}`
@@ -45,7 +54,7 @@ export function containerViewURL(container: IContainer): string {
  */
 export class RemoteAppsModel implements IRemoteApps {
   constructor(options: RemoteAppsModel.IOptions = {}) {
-    this.api = new RemoteAppAPI(
+    this.api = new RemoteAppsRestClient(
       options.serverSettings ?? ServerConnection.makeSettings()
     );
     const interval = options.pollInterval ?? DEFAULT_POLL_INTERVAL;
@@ -59,7 +68,7 @@ export class RemoteAppsModel implements IRemoteApps {
   }
 
   /** The REST API client. */
-  readonly api: RemoteAppAPI;
+  readonly api: RemoteAppsRestClient;
 
   get serverSettings(): ServerConnection.ISettings {
     return this.api.serverSettings;
@@ -67,6 +76,25 @@ export class RemoteAppsModel implements IRemoteApps {
 
   get me(): IMe | null {
     return this._me;
+  }
+
+  getMe(): Promise<IMe> {
+    if (!this._mePromise) {
+      this._mePromise = this.api.me().then(
+        me => {
+          if (!this._me) {
+            this._me = me;
+          }
+          return me;
+        },
+        error => {
+          // Ask again next time (the poll, a plugin).
+          this._mePromise = null;
+          throw error;
+        }
+      );
+    }
+    return this._mePromise;
   }
 
   get applications(): ReadonlyArray<IApplicationEntry> {
@@ -153,6 +181,27 @@ export class RemoteAppsModel implements IRemoteApps {
     return containerViewURL(container);
   }
 
+  async frameTarget(container: IContainer): Promise<IFrameTarget> {
+    const view = this.viewURL(container);
+    let ticket: string;
+    try {
+      ticket = (await this.api.ticket(container.url_id)).url;
+    } catch (error) {
+      if (isMissingEndpoint(error)) {
+        // A server from before tickets: the app is on the Lab's origin,
+        // behind the Lab's own session.
+        return { url: view, next: null, ticketed: false };
+      }
+      throw error;
+    }
+    // The ticket redirects to the app's root.
+    return {
+      url: ticket,
+      next: view === container.url ? null : view,
+      ticketed: true
+    };
+  }
+
   dispose(): void {
     if (this._isDisposed) {
       return;
@@ -167,7 +216,7 @@ export class RemoteAppsModel implements IRemoteApps {
    */
   private async _fetch(): Promise<void> {
     try {
-      const me = this._me ?? (await this.api.me());
+      const me = this._me ?? (await this.getMe());
       const [applications, containers] = await Promise.all([
         this.api.applications(),
         this.api.containers()
@@ -192,6 +241,7 @@ export class RemoteAppsModel implements IRemoteApps {
   }
 
   private _me: IMe | null = null;
+  private _mePromise: Promise<IMe> | null = null;
   private _applications: IApplicationEntry[] = [];
   private _containers: IContainer[] = [];
   private _available = false;

@@ -11,7 +11,7 @@ import type { Poll } from '@lumino/polling';
 import type { ISignal } from '@lumino/signaling';
 import type { ServerConnection } from '@jupyterlab/services';
 
-import type { RemoteAppAPI } from './api';
+import type { RemoteAppsRestClient } from './api';
 
 /**
  * The id of the core plugin; also the key of its settings (schema/plugin.json).
@@ -82,6 +82,16 @@ export interface IMe {
   scopes: string[];
   /** How the server runs. */
   mode: 'personal' | 'hub-direct' | 'hub';
+  /**
+   * The origin apps are served from (e.g. `http://127.0.0.1:8888`), null when
+   * they are served from the Lab's own origin. Missing from older servers.
+   */
+  apps_origin?: string | null;
+  /**
+   * Whether apps run on an origin of their own; `false`: an app's scripts run
+   * on the Lab's origin (the Lab shows a warning). Missing from older servers.
+   */
+  apps_isolated?: boolean;
 }
 
 /**
@@ -203,12 +213,42 @@ export interface IContainer {
   ui_name: string;
   /** The kind of application. */
   type: ApplicationType;
-  /** The proxied path: `{base_url}remoteapp/containers/{url_id}/`. */
+  /**
+   * Where the app is served: an absolute URL on the apps origin (a path on
+   * the Lab's origin in the same-origin fallback and on older servers). The
+   * browser gets there through a ticket (`POST containers/{url_id}/ticket`).
+   */
   url: string;
   /** `running`, `stopped`, or docker's own state word. */
   status: string;
   /** When the container was started (ISO 8601 UTC). */
   started_at: string;
+}
+
+/**
+ * `POST containers/{url_id}/ticket`: a short-lived, single-use URL on the apps
+ * origin that sets the apps-session cookie and redirects to the app.
+ */
+export interface ITicket {
+  /** `<apps origin><prefix>apps-session?ticket=<t>`: put it in the iframe. */
+  url: string;
+  /** Seconds the ticket is valid. */
+  expires_in: number;
+}
+
+/**
+ * What an app tab's iframe loads.
+ */
+export interface IFrameTarget {
+  /** The URL to load: a ticket URL, or the app's own URL without tickets. */
+  url: string;
+  /**
+   * Where to go once `url` has loaded, when that is not the app's root (the
+   * ticket redirects to the root; desktop apps show noVNC's page); else null.
+   */
+  next: string | null;
+  /** Whether `url` is a ticket URL (false: an older server without tickets). */
+  ticketed: boolean;
 }
 
 /**
@@ -331,8 +371,13 @@ export interface IStats {
  * The model of the user's applications and containers, shared by the UI.
  */
 export interface IRemoteApps extends IDisposable {
-  /** The current user, once known. */
+  /** The current user, once known (see `getMe`). */
   readonly me: IMe | null;
+  /**
+   * The current user: `GET me`, asked once and shared by every plugin (asked
+   * again only after a failure).
+   */
+  getMe(): Promise<IMe>;
   /** The applications the user may start. */
   readonly applications: ReadonlyArray<IApplicationEntry>;
   /** The user's containers. */
@@ -349,7 +394,7 @@ export interface IRemoteApps extends IDisposable {
   /** The poll that refreshes the model. */
   readonly poll: Poll;
   /** The REST API client (same server settings). */
-  readonly api: RemoteAppAPI;
+  readonly api: RemoteAppsRestClient;
   /** The server settings used for all requests. */
   readonly serverSettings: ServerConnection.ISettings;
   /** Fetch the current state from the server now. */
@@ -364,6 +409,12 @@ export interface IRemoteApps extends IDisposable {
   stop(urlId: string): Promise<void>;
   /** The URL to show a container at (noVNC page for desktop apps). */
   viewURL(container: IContainer): string;
+  /**
+   * What an iframe (or a browser tab) loads to show `container`: a fresh
+   * ticket URL, or the plain view URL when the server has no tickets (404).
+   * Rejects with the request error otherwise (e.g. the container is gone).
+   */
+  frameTarget(container: IContainer): Promise<IFrameTarget>;
 }
 
 /**

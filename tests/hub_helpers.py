@@ -109,17 +109,23 @@ class Hub:
         realm: str,
         accounting_url: str,
         user_python: Path,
+        apps_origin: bool = True,
+        workers: int = 1,
         log_level: str = "DEBUG",
         extra_config: str = "",
         hub_options: dict[str, Any] | None = None,
     ):
-        """``hub_options``: more keyword arguments of ``configure_hub``; ``extra_config``:
-        Python lines appended to ``jupyterhub_config.py`` (``c`` is in scope)."""
+        """``hub_options``: keyword arguments of ``configure_hub`` over the ones here;
+        ``extra_config``: Python lines appended to ``jupyterhub_config.py`` (``c`` is in
+        scope)."""
         self.workdir = workdir
         self.user_python = user_python
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service_port = free_port()
+        #: the apps origin: another loopback address, so another site for the browser
+        self.apps_url = f"http://127.0.0.2:{free_port()}/" if apps_origin else None
+        self.workers = workers
         self.harness_token = secrets.token_hex(32)
         self.proxy_api_url = f"http://127.0.0.1:{free_port()}"
         self.proxy_auth_token = secrets.token_hex(32)
@@ -131,6 +137,25 @@ class Hub:
         self.accounting_url = accounting_url
         self.process: subprocess.Popen | None = None
         self.log_path = workdir / "jupyterhub.log"
+
+    def hub_config_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``configure_hub`` in the Hub's configuration."""
+        return {
+            "service_url": f"http://127.0.0.1:{self.service_port}",
+            "apps_url": self.apps_url,
+            "workers": self.workers,
+            # the test sees activity posted for each request, not once a minute
+            "service_options": {"activity_interval": 1},
+            "admin_users": self.admin_users,
+            "python": sys.executable,
+            "remoteapp_options": {
+                "accounting_url": self.accounting_url,
+                "realm": self.realm,
+                "stop_timeout": 1,
+                "start_timeout": 30,
+            },
+            **self.hub_options,
+        }
 
     def write_config(self) -> Path:
         config = self.workdir / "jupyterhub_config.py"
@@ -158,19 +183,7 @@ class Hub:
                 c.Spawner.start_timeout = 60
                 c.JupyterHub.log_level = {self.log_level!r}
 
-                configure_hub(
-                    c,
-                    service_url="http://127.0.0.1:{self.service_port}",
-                    admin_users={self.admin_users!r},
-                    python={sys.executable!r},
-                    remoteapp_options={{
-                        "accounting_url": {self.accounting_url!r},
-                        "realm": {self.realm!r},
-                        "stop_timeout": 1,
-                        "start_timeout": 30,
-                    }},
-                    **{self.hub_options!r},
-                )
+                configure_hub(c, **{self.hub_config_options()!r})
                 # the test harness: creates users, starts their servers, reads tokens
                 c.JupyterHub.services.append(
                     {{"name": "harness", "api_token": {self.harness_token!r}}}
@@ -314,6 +327,27 @@ class HubUser:
             lab.status_code,
             lab.url,
         )
+
+    def login_to_service(self) -> requests.Response:
+        """A browser opening the service on the apps origin: the service's OAuth login
+        (Hub authorize page, no confirmation, callback on the apps origin) sets its cookie
+        there. Returns the final answer (the service's home page)."""
+        home = f"{self.hub.apps_url or self.hub.url + '/'}services/remoteapp/"
+        answer = self.session.get(home, timeout=30)
+        assert answer.status_code == 200, (answer.status_code, answer.url, answer.text[:300])
+        assert answer.json()["user"] == self.name
+        return answer
+
+    @property
+    def token(self) -> str:
+        """A token of this user for scripts: the service's access scope, their own
+        server's, and the admin scope when the user has it."""
+        if not hasattr(self, "_token"):
+            scopes = ["access:services!service=remoteapp", f"access:servers!user={self.name}"]
+            if self.name in self.hub.admin_users:
+                scopes.append("custom:remoteapp:admin")
+            self._token = self.hub.user_token(self.name, scopes)
+        return self._token
 
     @property
     def xsrf(self) -> str:

@@ -16,7 +16,7 @@ def test_hub_config_has_the_service_scopes_roles_and_spawner_settings():
     config = hub_config(admin_users=["alice"], remoteapp_options={"realm": "hub"})
     (service,) = config["JupyterHub"]["services"]
     assert (service["name"], service["url"]) == ("remoteapp", "http://127.0.0.1:10101")
-    assert service["command"][1:] == ["-m", "remoteapp_server.service", "--RemoteApp.realm=hub"]
+    assert service["command"][1:] == ["-m", "remoteapp_server.hub.service", "--RemoteApp.realm=hub"]
     assert ADMIN in config["JupyterHub"]["custom_scopes"]
     roles = {role["name"]: role for role in config["JupyterHub"]["load_roles"]}
     assert roles[ADMIN_ROLE]["scopes"] == [ADMIN] and roles[ADMIN_ROLE]["users"] == ["alice"]

@@ -6,7 +6,8 @@
  *
  * Two real JupyterLab servers with the real extension and real docker:
  * - 8888: the OS user is admin (personal mode default), project `admin`;
- * - 8889: `personal_admin = False`, project `user` (no admin sidebar).
+ * - 8889: `personal_admin = False`, project `user` (no admin sidebar), and the
+ *   accounting user `uitest-other` (the admin opens that user's app).
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
@@ -50,7 +51,11 @@ module.exports = {
     {
       command: 'jlpm start',
       url: `${USER_URL}/lab`,
-      env: { REMOTEAPP_UITEST_PORT: '8889', REMOTEAPP_UITEST_ADMIN: '0' },
+      env: {
+        REMOTEAPP_UITEST_PORT: '8889',
+        REMOTEAPP_UITEST_ADMIN: '0',
+        REMOTEAPP_UITEST_USER: 'uitest-other'
+      },
       timeout: 120 * 1000,
       reuseExistingServer: !process.env.CI
     }

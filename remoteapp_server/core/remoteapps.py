@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from ..proxy.cache import TTLCache
 from .accounting import Accounting, Grant, Policy
 from .accounting.base import check_page, page_of
 from .containers import Container, ContainerManager
@@ -123,46 +124,38 @@ class RemoteApps:
         self.mode = mode
         self.base_user_url_for = base_user_url_for
         self._starts: dict[tuple[str, str], StartState] = {}
-        #: url_id → (owner, target, expiry): the proxy resolves on every request
-        self._targets: dict[str, tuple[str, str, float]] = {}
+        #: url_id → (owner, target): the proxy resolves on every request
+        self._targets: TTLCache[str, tuple[str, str]] = TTLCache(self.TARGET_TTL, 4096)
 
     #: How long a resolved proxy target is trusted without asking docker again.
     TARGET_TTL = 5.0
 
     async def resolve_target(self, who: Identity, url_id: str) -> str:
         """``http://host:port`` of the caller's container ``url_id``; NotFound otherwise."""
+        return (await self.locate(url_id, user=who.name))[1]
+
+    async def locate(self, url_id: str, *, user: str | None = None) -> tuple[str, str]:
+        """(owner, ``http://host:port``) of the running container ``url_id`` — ``user``'s
+        when given (None: an admin's apps session, any owner); NotFound otherwise."""
         cached = self._targets.get(url_id)
-        now = time.monotonic()
-        if cached is not None and cached[2] > now:
-            if cached[0] != who.name:
+        if cached is not None:
+            if user is not None and cached[0] != user:
                 raise NotFound(f"no container {url_id!r}")
-            return cached[1]
-        container = await self.containers.get(url_id, user=who.name)
+            return cached[0], cached[1]
+        container = await self.containers.get(url_id, user=user)
         if container.target is None or container.status != "running":
             raise NotFound(f"container {url_id!r} is not running")
-        self._targets[url_id] = (who.name, container.target, now + self.TARGET_TTL)
-        return container.target
+        self._targets.put(url_id, (container.user, container.target))
+        return container.user, container.target
 
     async def proxy_target(self, who: Identity, url_id: str) -> tuple[str, str]:
         """``(owner, http://host:port)`` of container ``url_id``, for its owner or an admin
         (the JupyterHub service's proxy: one URL per app for everyone allowed); NotFound
         otherwise, as for an id that does not exist."""
-        cached = self._targets.get(url_id)
-        now = time.monotonic()
-        if cached is not None and cached[2] > now:
-            owner, target = cached[0], cached[1]
-        else:
-            container = await self.containers.get(url_id)
-            if container.target is None or container.status != "running":
-                raise NotFound(f"container {url_id!r} is not running")
-            owner, target = container.user, container.target
-            self._targets[url_id] = (owner, target, now + self.TARGET_TTL)
-        if owner != who.name and not who.admin:
-            raise NotFound(f"no container {url_id!r}")
-        return owner, target
+        return await self.locate(url_id, user=None if who.admin else who.name)
 
     def forget_target(self, url_id: str) -> None:
-        self._targets.pop(url_id, None)
+        self._targets.pop(url_id)
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Accounting calls are blocking (SQLite may wait on a lock): keep them off the loop."""
@@ -210,6 +203,11 @@ class RemoteApps:
 
     async def get_container(self, who: Identity, url_id: str) -> Container:
         return await self.containers.get(url_id, user=who.name)
+
+    async def ticket_container(self, who: Identity, url_id: str) -> Container:
+        """The container a ticket may be minted for: the caller's, or for an admin
+        anyone's; NotFound otherwise (exactly as for a container that does not exist)."""
+        return await self.containers.get(url_id, user=None if who.admin else who.name)
 
     async def start(
         self,

@@ -9,8 +9,9 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..core.accounting import Policy
-from ..core.errors import BadRequest, RemoteAppError
+from ..core.errors import BadRequest, PermissionDenied, RemoteAppError
 from ..core.remoteapps import paginate
+from ..proxy.appsession import SESSION_PATH, TICKET_PARAMETER, TICKET_TTL
 from .base import API_PREFIX, RemoteAppApi, RemoteAppHandler
 
 _POLICY_FIELDS = tuple(Policy.__dataclass_fields__)
@@ -19,7 +20,9 @@ _POLICY_FIELDS = tuple(Policy.__dataclass_fields__)
 class MeApi(RemoteAppApi):
     @web.authenticated
     async def get(self):
-        self.write_json({**self.identity.to_dict(self.mode), **self.apps_info()})
+        origin = self.apps_origin()
+        answer = self.identity.to_dict(self.mode)
+        self.write_json(dict(answer, apps_origin=origin, apps_isolated=origin is not None))
 
 
 class ApplicationsApi(RemoteAppApi):
@@ -97,6 +100,31 @@ class ContainerApi(RemoteAppApi):
     async def delete(self, url_id: str):
         await self.remoteapps.stop(self.identity, url_id)
         self.no_content()
+
+
+class ContainerTicketApi(RemoteAppApi):
+    """A one-time ticket that opens the app in the Lab's iframe (``proxy/appsession.py``)."""
+
+    @web.authenticated
+    async def post(self, url_id: str):
+        container = await self.remoteapps.ticket_container(self.identity, url_id)
+        origin = self.apps_origin()
+        if origin is None and not self.apps_same_origin_fallback:
+            raise PermissionDenied(
+                "apps are not served on this origin (c.RemoteApp.apps_same_origin_fallback"
+                " = False): open JupyterLab at localhost or 127.0.0.1, or set"
+                " c.RemoteApp.apps_url"
+            )
+        ticket = self.apps_sessions.ticket(
+            self.identity.name,
+            url_id,
+            lab_origin=self.lab_origin(),
+            admin=container.user != self.identity.name,  # only admins get that far
+        )
+        # the app serves under <prefix>containers/<url_id>/; the endpoint is beside it
+        prefix = container.urlpath[: -len(f"containers/{url_id}/")]
+        url = f"{origin or ''}{prefix}{SESSION_PATH}?{TICKET_PARAMETER}={ticket}"
+        self.write_json({"url": url, "expires_in": TICKET_TTL})
 
 
 class ContainerLogsApi(RemoteAppApi):
@@ -248,6 +276,7 @@ API_ROUTES: list[tuple[str, type[RemoteAppApi]]] = [
     ("containers", ContainersApi),
     ("containers/(?P<url_id>[^/]+)", ContainerApi),
     ("containers/(?P<url_id>[^/]+)/logs", ContainerLogsApi),
+    ("containers/(?P<url_id>[^/]+)/ticket", ContainerTicketApi),
     ("admin/users", AdminUsersApi),
     ("admin/users/(?P<name>[^/]+)", AdminUserApi),
     ("admin/applications", AdminApplicationsApi),

@@ -10,8 +10,10 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..core.containers import Container
 from ..core.errors import BadRequest, RemoteAppError, Unavailable
 from ..core.remoteapps import ADMIN_SCOPE, Identity, RemoteApps
+from ..proxy.appsession import AppsOrigin, AppsSessions, request_origin
 
 #: REST bodies are small JSON documents; anything bigger is a mistake or an attack.
 MAX_JSON_BODY = 64 * 1024
@@ -79,6 +81,33 @@ class RemoteAppApi:
     def get_identity(self) -> Identity:
         raise NotImplementedError
 
+    def apps_origin(self) -> str | None:
+        """The origin apps are served on for the Lab this request came from; None: the
+        Lab's own (the same-origin fallback, or no apps origin configured)."""
+        return None
+
+    @property
+    def apps_same_origin_fallback(self) -> bool:
+        """Whether apps may be served on the Lab's origin when there is no other."""
+        return True
+
+    @property
+    def apps_sessions(self) -> AppsSessions:
+        """Mints the tickets of ``POST containers/<url_id>/ticket``."""
+        return self.settings["remoteapp_apps_sessions"]
+
+    def lab_origin(self) -> str:
+        """The origin of the Lab that calls (the only one that may frame its apps)."""
+        return request_origin(self.request)
+
+    def container_json(self, container: Container) -> dict[str, Any]:
+        """A container as the API shows it: ``url`` absolute on the apps origin."""
+        answer = container.to_dict()
+        origin = self.apps_origin()
+        if origin:
+            answer["url"] = origin + answer["url"]
+        return answer
+
     @property
     def identity(self) -> Identity:
         if not hasattr(self, "_identity"):
@@ -93,24 +122,6 @@ class RemoteAppApi:
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > MAX_JSON_BODY:
             raise web.HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
-
-    def apps_info(self) -> dict[str, Any]:
-        """``GET me``'s ``apps_origin`` (None: apps share the origin of what serves this
-        API) and ``apps_isolated`` (whether apps' scripts are kept off that origin)."""
-        origin = self.settings.get("remoteapp_apps_origin")
-        isolated = self.settings.get("remoteapp_apps_isolated", origin is not None)
-        return {"apps_origin": origin, "apps_isolated": bool(isolated)}
-
-    def container_json(self, container: Any) -> dict[str, Any]:
-        """A container as the API shows it: its ``url`` absolute on the apps origin when
-        there is one (``remoteapp_apps_origin``) and the app serves under the apps prefix
-        (``remoteapp_apps_prefix``; apps started under an older prefix keep their path)."""
-        answer = container.to_dict()
-        origin = self.settings.get("remoteapp_apps_origin")
-        prefix = self.settings.get("remoteapp_apps_prefix") or "/"
-        if origin and answer["url"].startswith(prefix):
-            answer["url"] = origin + answer["url"]
-        return answer
 
     def json_body(self, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()):
         """The request's JSON object; unknown or missing fields are a clear 400."""
@@ -207,6 +218,14 @@ class RemoteAppHandler(RemoteAppApi, APIHandler):
     def get_identity(self) -> Identity:
         rule: IdentityRule = self.settings["remoteapp_identity_rule"]
         return rule.identity(self.current_user)
+
+    def apps_origin(self) -> str | None:
+        apps: AppsOrigin = self.settings["remoteapp_apps_origin"]
+        return apps.of(request_origin(self.request))
+
+    @property
+    def apps_same_origin_fallback(self) -> bool:
+        return self.settings["remoteapp_apps_origin"].same_origin_fallback
 
     def is_unauthenticated(self) -> bool:
         # jupyter_server's prepare sets it (None: no valid credentials) before its XSRF

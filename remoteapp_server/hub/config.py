@@ -52,10 +52,12 @@ def hub_config(
     admin_users: Iterable[str] = (),
     admin_groups: Iterable[str] = (),
     remoteapp_options: dict[str, Any] | None = None,
+    service_options: dict[str, Any] | None = None,
     service_environment: dict[str, str] | None = None,
     python: str = sys.executable,
     hub_base_url: str = "/",
     apps_url: str | None = None,
+    hub_url: str | None = None,
     workers: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The JupyterHub configuration for remoteapp, as ``{class: {trait: value}}``.
@@ -68,11 +70,16 @@ def hub_config(
     - ``admin_users``, ``admin_groups``: members of the ``remoteapp-admin`` role.
     - ``remoteapp_options``: ``c.RemoteApp`` traits of the service, passed on its command
       line (``{"accounting_url": "/srv/remoteapp/remoteapp.sqlite", "realm": "hub"}``).
+    - ``service_options``: ``c.RemoteAppService`` traits, on its command line too
+      (``{"activity_interval": 60}``).
     - ``service_environment``: extra environment of the service (``DOCKER_HOST``...).
     - ``apps_url``: the apps origin (``https://apps.hub.example.org/``), where the service
       serves container traffic and where browsers log in to it
       (``c.RemoteAppService.apps_url``). None: through the Hub's proxy on the Hub's own
       origin, which lets an app's scripts act as its user (the service warns).
+    - ``hub_url``: the Hub's public URL (``c.RemoteAppService.hub_url``): where browsers on
+      the apps origin log in, the origin that may frame apps. ``configure_hub`` takes
+      ``c.JupyterHub.public_url`` or ``bind_url`` when not given.
     - ``workers``: processes of the service (``c.RemoteAppService.workers``).
     """
     prefix = f"{hub_base_url.rstrip('/')}/services/{SERVICE_NAME}/"
@@ -80,6 +87,9 @@ def hub_config(
         servers_service_url = service_url.rstrip("/") + prefix
     command = [python, "-m", "remoteapp_server.hub.service"]
     command += [f"--RemoteApp.{key}={value}" for key, value in (remoteapp_options or {}).items()]
+    command += [
+        f"--RemoteAppService.{key}={value}" for key, value in (service_options or {}).items()
+    ]
     service: dict[str, Any] = {
         "name": SERVICE_NAME,
         "url": service_url,
@@ -96,6 +106,8 @@ def hub_config(
         command.append(f"--RemoteAppService.apps_url={apps_url}")
         # one redirect URI per OAuth client: the apps origin's, where browsers use apps
         service["oauth_redirect_uri"] = f"{apps_url.rstrip('/')}{prefix}oauth_callback"
+    if hub_url:
+        command.append(f"--RemoteAppService.hub_url={hub_url}")
     if workers:
         command.append(f"--RemoteAppService.workers={int(workers)}")
     return {
@@ -145,6 +157,11 @@ def configure_hub(c: Any, **options: Any) -> dict[str, dict[str, Any]]:
     Services and roles are appended, scopes and the spawners' environment updated; the
     rest is set.
     """
+    if not options.get("hub_url"):
+        for trait in ("public_url", "bind_url"):
+            if trait in c.JupyterHub and c.JupyterHub[trait]:
+                options["hub_url"] = c.JupyterHub[trait]
+                break
     config = hub_config(**options)
     for section, traits in config.items():
         for trait, value in traits.items():

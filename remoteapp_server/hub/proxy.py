@@ -5,7 +5,9 @@ seam (:class:`~remoteapp_server.proxy.handler.ContainerProxyHandler`) with
 
 - authentication by HubOAuth (:func:`.auth.authenticate`): ``Authorization: token`` for
   scripts, the service's OAuth cookie for browsers (set on the apps origin by the OAuth
-  callback there; a browser without one is sent to the Hub's login and back);
+  callback there; a browser without one is sent to the Hub's login and back), or the
+  apps-session cookie of the Lab's iframe (``proxy/appsession.py``: a one-time ticket
+  from ``POST containers/<url_id>/ticket``, redeemed at ``<prefix>apps-session``);
 - authorization: the container's owner, or an admin (``custom:remoteapp:admin`` in the
   token's scopes); everyone else gets the 404 of a container that does not exist;
 - the origin rule: with an apps origin (``c.RemoteAppService.apps_url``) browsers use
@@ -29,6 +31,7 @@ from tornado import web
 
 from ..core.errors import NotFound, RemoteAppError
 from ..core.remoteapps import Identity, RemoteApps
+from ..proxy.appsession import AppsOrigin, AppsSession, AppsSessions, request_origin
 from ..proxy.handler import Admission, ContainerProxyHandler, Redirect, no_container, proxy_route
 from ..proxy.upstream import ProxyClient
 from .activity import ActivityReporter
@@ -57,6 +60,8 @@ class ServiceProxyHandler(HubOAuthenticated, ContainerProxyHandler):
         activity: ActivityReporter,
         hub_base_url: str = "/",
         apps_origin: str | None = None,
+        apps_sessions: AppsSessions | None = None,
+        apps_rule: AppsOrigin | None = None,
         **options: Any,
     ) -> None:
         super().initialize(client, **options)
@@ -65,6 +70,8 @@ class ServiceProxyHandler(HubOAuthenticated, ContainerProxyHandler):
         self.activity = activity
         self.hub_base_url = hub_base_url
         self.apps_origin = apps_origin
+        self.apps_sessions = apps_sessions
+        self.apps_rule = apps_rule or AppsOrigin(loopback=False)
 
     # HubAuthenticated's check would refuse the app's own forms (cookie-authenticated POSTs
     # without our XSRF token): the app checks its own; HubOAuth calls this one
@@ -81,18 +88,18 @@ class ServiceProxyHandler(HubOAuthenticated, ContainerProxyHandler):
         model = await authenticate(self)
         on_apps_origin = self.on_apps_origin()
         if model is None:
+            session = self.apps_session(url_id)
+            if session is not None:  # the Lab's iframe, through a ticket
+                who = Identity(name=session.user, admin=session.admin)
+                owner, target = await self._target(who, url_id)
+                return Admission(target, url_id, owner=owner, user=who.name)
             if websocket or self.request.method not in ("GET", "HEAD"):
                 raise web.HTTPError(403, "Authentication required.")
             if not on_apps_origin:  # browsers use apps on the apps origin only
                 raise Redirect(f"{self.apps_origin}{self.request.uri}")
             raise Redirect(self.get_login_url())
         who = Identity.from_hub_model(model, self.hub_base_url)
-        try:
-            owner, target = await self.remoteapps.proxy_target(who, url_id)
-        except NotFound:  # one answer whether the id is unknown, stopped or another user's
-            raise no_container(url_id) from None
-        except RemoteAppError as exc:
-            raise web.HTTPError(exc.status, exc.message) from None
+        owner, target = await self._target(who, url_id)
         if not on_apps_origin and not self._token_in_header():
             # a cookie here would mean the service's login cookie on the Hub's origin
             # (set before apps_url was): never run the app's scripts there
@@ -100,6 +107,23 @@ class ServiceProxyHandler(HubOAuthenticated, ContainerProxyHandler):
                 raise web.HTTPError(403, f"apps are served at {self.apps_origin}")
             raise Redirect(f"{self.apps_origin}{self.request.uri}")
         return Admission(target, url_id, owner=owner, user=who.name)
+
+    def apps_session(self, url_id: str) -> AppsSession | None:
+        """The apps-session cookie's session for ``url_id``, if valid on this origin."""
+        if self.apps_sessions is None:
+            return None
+        session = self.apps_sessions.from_cookies(self.request.headers.get("Cookie"), url_id)
+        if session is None or not self.apps_rule.serves(request_origin(self.request), session):
+            return None
+        return session
+
+    async def _target(self, who: Identity, url_id: str) -> tuple[str, str]:
+        try:
+            return await self.remoteapps.proxy_target(who, url_id)
+        except NotFound:  # one answer whether the id is unknown, stopped or another user's
+            raise no_container(url_id) from None
+        except RemoteAppError as exc:
+            raise web.HTTPError(exc.status, exc.message) from None
 
     def _token_in_header(self) -> bool:
         return bool(self.hub_auth.get_token(self, in_cookie=False))
@@ -133,6 +157,8 @@ def service_proxy_routes(app: RemoteAppService) -> list[tuple[str, type, dict[st
             activity=app.activity,
             hub_base_url=app.hub_base_url,
             apps_origin=app.apps_origin,
+            apps_sessions=app.apps_sessions,
+            apps_rule=app.apps_rule,
             frame_ancestors=frame_ancestors,
         )
     ]

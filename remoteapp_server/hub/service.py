@@ -56,6 +56,13 @@ from ..core.errors import RemoteAppError
 from ..core.remoteapps import Identity, RemoteApps
 from ..handlers.api import api_handlers
 from ..handlers.base import RemoteAppApi
+from ..proxy.appsession import (
+    SESSION_PATH,
+    AppsOrigin,
+    AppsSessionHandler,
+    AppsSessions,
+    request_origin,
+)
 from .activity import ActivityReporter
 from .auth import OAuthCallbackHandler, StatelessHubOAuth, authenticate, derived_secret
 
@@ -105,6 +112,20 @@ class ServiceApiHandler(RemoteAppApi, HubOAuthenticated, web.RequestHandler):
     def check_xsrf_cookie(self) -> None:
         # HubOAuth checks XSRF itself for cookie-authenticated requests (tokens need none)
         return self.hub_auth.check_xsrf_cookie(self)
+
+    def apps_origin(self) -> str | None:
+        return self.settings["remoteapp_hub_apps_origin"]
+
+    def lab_origin(self) -> str:
+        # the Lab is on the Hub's origin; its calls come through the façade, whose Host
+        # is the service's: the Hub's public URL says it when known
+        return self.settings["remoteapp_hub_origin"] or super().lab_origin()
+
+    def container_json(self, container: Any) -> dict[str, Any]:
+        if not container.urlpath.startswith(self.settings["remoteapp_hub_prefix"]):
+            # started before the service served apps: it serves at its owner's server
+            return container.to_dict()
+        return super().container_json(container)
 
 
 class ServiceHomeHandler(HubOAuthenticated, web.RequestHandler):
@@ -255,9 +276,17 @@ class RemoteAppService(JupyterApp):
         self.remoteapp_config = RemoteApp(parent=self)
         hub_origin = origin_of(self.hub_url)
         auth_options: dict[str, Any] = {"cache_max_age": self.hub_cache_seconds}
-        if self.apps_origin and hub_origin:
-            # the login page is on the Hub's origin, the browser on the apps origin
-            auth_options["hub_host"] = hub_origin
+        if self.apps_origin:
+            # browsers log in on the apps origin: the OAuth client's one redirect URI
+            # (hub_config sets the same for the Hub), not JupyterHub's default on its own
+            auth_options["oauth_redirect_uri"] = f"{self.apps_origin}{self.prefix}oauth_callback"
+            if hub_origin:  # the login page is on the Hub's origin, not the apps origin
+                auth_options["hub_host"] = hub_origin
+            else:
+                self.log.warning(
+                    "remoteapp: apps_url without hub_url: browsers on the apps origin "
+                    "cannot be sent to the Hub's login (set c.RemoteAppService.hub_url)"
+                )
         self.hub_auth = StatelessHubOAuth(parent=self, **auth_options)
         self.hub_auth.state_secret = derived_secret(self.hub_auth.api_token, "oauth state")
         if not self.hub_auth.access_scopes:  # started by hand: never "every Hub user"
@@ -276,6 +305,9 @@ class RemoteAppService(JupyterApp):
             # one URL per app for everyone allowed: the service serves it
             base_user_url_for=lambda identity: base_user_url,
         )
+        # where apps are served: the apps origin, else (warned) the Hub's own
+        self.apps_rule = AppsOrigin(apps_url=self.apps_url, loopback=False)
+        self.apps_sessions = AppsSessions(derived_secret(self.hub_auth.api_token, "apps-session"))
         self.activity = ActivityReporter(
             self.hub_auth.api_url, self.hub_auth.api_token, self.activity_interval
         )
@@ -291,6 +323,15 @@ class RemoteAppService(JupyterApp):
             (pattern, handler, auth)
             for pattern, handler in api_handlers(prefix, ServiceApiHandler, api_prefix="api")
         ]
+        # the Lab's iframe: a one-time ticket becomes the apps-session cookie (proxy/appsession)
+        session_route = {
+            "sessions": self.apps_sessions,
+            "prefix": prefix,
+            "allowed": lambda request, session: self.apps_rule.serves(
+                request_origin(request), session
+            ),
+        }
+        handlers.append((f"{prefix}{SESSION_PATH}", AppsSessionHandler, session_route))
         handlers += self.proxy_routes()
         return web.Application(
             handlers,
@@ -298,9 +339,10 @@ class RemoteAppService(JupyterApp):
             remoteapp_mode=HUB_MODE,
             remoteapp_api_root=url_path_join(prefix, "api") + "/",
             remoteapp_hub_base_url=self.hub_base_url,
-            remoteapp_apps_origin=self.apps_origin,
-            remoteapp_apps_isolated=self.apps_origin is not None,
-            remoteapp_apps_prefix=prefix,
+            remoteapp_hub_apps_origin=self.apps_origin,
+            remoteapp_hub_origin=origin_of(self.hub_url),
+            remoteapp_hub_prefix=prefix,
+            remoteapp_apps_sessions=self.apps_sessions,
             # OAuth state and login cookies: the same in every worker, and across restarts
             cookie_secret=derived_secret(self.hub_auth.api_token, "cookie secret"),
         )

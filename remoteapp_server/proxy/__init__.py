@@ -7,8 +7,13 @@ client, :mod:`.tunnel` the WebSocket byte pipe, :mod:`.headers` what reaches the
 :mod:`.cache` the one TTL cache type.
 """
 
-from .handler import Admission, ContainerProxyHandler, Redirect, no_container, proxy_route
-from .upstream import ProxyClient
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .handler import Admission, ContainerProxyHandler, Redirect, no_container, proxy_route
+    from .upstream import ProxyClient
 
 __all__ = [
     "Admission",
@@ -18,3 +23,16 @@ __all__ = [
     "no_container",
     "proxy_route",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # lazily: the core imports .http1 (no tornado) and must not pull in the web handlers
+    if name == "ProxyClient":
+        from .upstream import ProxyClient
+
+        return ProxyClient
+    if name in __all__:
+        from . import handler
+
+        return getattr(handler, name)
+    raise AttributeError(name)

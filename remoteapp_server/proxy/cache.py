@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from tornado import httputil
+if TYPE_CHECKING:  # no tornado at run time: the core uses TTLCache
+    from tornado import httputil
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

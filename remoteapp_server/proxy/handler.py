@@ -19,29 +19,30 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.client import responses
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tornado import httputil, iostream, web
+from tornado import iostream, web
 
+from .body import BodyPipe
 from .headers import (
     DEFAULT_CREDENTIAL_COOKIES,
     HOP_BY_HOP,
-    CookieRule,
     connection_tokens,
+    cookie_rule,
     forwarded_headers,
     strip_credentials,
 )
+from .http1 import ParseError
 from .tunnel import Tunnel
 from .upstream import Exchange, ProxyClient, UpstreamError
 
 __all__ = ["Admission", "ContainerProxyHandler", "ProxyClient", "Redirect", "proxy_route"]
 
 _log = logging.getLogger("remoteapp_server.proxy")
-_CHUNK = 256 * 1024
 ACTIVITY_INTERVAL = 60.0  # seconds between activity records of one request or WebSocket
 _UPGRADE_TIMEOUT = 30.0
 _MAX_REFUSAL_BODY = 1024 * 1024
@@ -82,42 +83,6 @@ def no_container(url_id: str) -> web.HTTPError:
     return web.HTTPError(404, f"No container {url_id}.")
 
 
-class _BodyPipe:
-    """Hands a request body from tornado to the upstream exchange, chunk by chunk.
-
-    ``write`` waits (and with it tornado's reading from the client) while a few chunks are
-    queued, so an upload never piles up in memory.
-    """
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
-        self._discarding = False
-        self._aborted = False
-
-    async def write(self, chunk: bytes | None) -> None:
-        """Queue a chunk; ``None`` ends the body."""
-        if not self._discarding:
-            await self._queue.put(chunk)
-
-    def discard(self) -> None:
-        """The upstream reads no more: drop what waits and whatever comes."""
-        self._discarding = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
-
-    def abort(self) -> None:
-        """The client went away: fail the upload, so the upstream does not take it as complete."""
-        self.discard()
-        self._aborted = True
-        self._queue.put_nowait(None)
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        while (chunk := await self._queue.get()) is not None:
-            yield chunk
-        if self._aborted:
-            raise ConnectionResetError("the client went away during the upload")
-
-
 @web.stream_request_body
 class ContainerProxyHandler(web.RequestHandler):
     """Relays one HTTP request or WebSocket to a container, once :meth:`admit` let it in.
@@ -135,7 +100,7 @@ class ContainerProxyHandler(web.RequestHandler):
     admission: Admission | None = None
     frame_ancestors = "frame-ancestors 'self'"  # set_default_headers runs before initialize
     _relaying = False  # True once the upstream's response head replaces ours
-    _body: _BodyPipe | None = None
+    _body: BodyPipe | None = None
     _exchange: Exchange | None = None
     _upstream: asyncio.Future[Exchange] | None = None  # the request, when it has a body
     _client_gone = False
@@ -174,8 +139,15 @@ class ContainerProxyHandler(web.RequestHandler):
 
     def allowed_origins(self) -> set[str]:
         """Origins (``scheme://host[:port]``) whose pages may open WebSockets here: by
-        default this request's own."""
-        return {f"{self.request.protocol}://{self.request.host}"}
+        default this request's own, also with the scheme a reverse proxy reports in
+        ``X-Forwarded-Proto`` (TLS ended in front of a server that does not trust
+        X-headers; a browser page cannot set that header on a WebSocket)."""
+        request = self.request
+        origins = {f"{request.protocol}://{request.host}"}
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+        if forwarded in ("http", "https"):
+            origins.add(f"{forwarded}://{request.host}")
+        return origins
 
     def origin_allowed(self, origin: str) -> bool:
         """Whether a browser page of ``origin`` may open a WebSocket here (cross-site
@@ -242,9 +214,10 @@ class ContainerProxyHandler(web.RequestHandler):
         """Check the path, admit, start the upstream request."""
         url_id, path = self.path_kwargs["url_id"], self.path_kwargs["path"]
         self._url_id = url_id
-        admission = await self.admit(url_id, websocket=websocket)
         if ".." in unquote(self.request.path).replace("\\", "/").split("/"):
+            # before anything is resolved: no way into another container's path
             raise web.HTTPError(400, "Paths with '..' segments are not proxied.")
+        admission = await self.admit(url_id, websocket=websocket)
         self.admission = admission
         if path is None:
             return  # _proxy redirects
@@ -257,7 +230,7 @@ class ContainerProxyHandler(web.RequestHandler):
         headers = self.request.headers
         if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
             # the upload streams to the upstream while tornado reads it: start the request now
-            self._body = _BodyPipe()
+            self._body = BodyPipe()
             self._upstream = asyncio.ensure_future(self._send_upstream())
             self._upstream.add_done_callback(self._on_upstream_answer)
         # else the request goes out from _relay_http, with no task in between
@@ -303,7 +276,7 @@ class ContainerProxyHandler(web.RequestHandler):
         request = self.request
         headers = request.headers
         target, kept = strip_credentials(
-            request.uri or "/", headers.get_all(), CookieRule(self.credential_cookies())
+            request.uri or "/", headers.get_all(), cookie_rule(tuple(self.credential_cookies()))
         )
         return target, forwarded_headers(
             kept,
@@ -351,15 +324,15 @@ class ContainerProxyHandler(web.RequestHandler):
                     return  # the client went away
                 self._upstream.result()
         except (asyncio.TimeoutError, TimeoutError):
-            raise self._upstream_error(504, "did not accept the connection in time") from None
+            raise await self._unanswered(504, "did not accept the connection in time") from None
         except UpstreamError as exc:
             if self._client_gone:
                 return
-            raise self._upstream_error(502, "answered badly", exc) from None
+            raise await self._unanswered(502, "answered badly", exc) from None
         except OSError as exc:
             if self._client_gone:
                 return
-            raise self._upstream_error(502, "is not reachable", exc) from None
+            raise await self._unanswered(502, "is not reachable", exc) from None
         complete = False
         try:
             self._relay_head(exchange.status, exchange.reason, exchange.headers)
@@ -388,6 +361,8 @@ class ContainerProxyHandler(web.RequestHandler):
     def _relay_head(self, status: int, reason: str | None, headers: list[tuple[str, str]]) -> None:
         """Replace our response head by the upstream's, plus our frame-ancestors."""
         drop = HOP_BY_HOP | connection_tokens(v for n, v in headers if n.lower() == "connection")
+        if any(n.lower() == "transfer-encoding" for n, _ in headers):
+            drop |= {"content-length"}  # RFC 9112 §6.3: the transfer coding framed the body
         self._relaying = True
         self.clear()
         self.clear_header("Server")
@@ -414,6 +389,26 @@ class ContainerProxyHandler(web.RequestHandler):
         self.forget(self._url_id)  # it may have moved or gone
         return web.HTTPError(status, f"The application in container {self._url_id} {problem}.")
 
+    async def _unanswered(
+        self,
+        status: int,
+        problem: str,
+        exc: BaseException | None = None,
+        *,
+        websocket: bool = False,
+    ) -> web.HTTPError:
+        """The container gave no answer. If it is gone meanwhile (it was just stopped, the
+        cached target is stale) that is the one 404 of a missing container; else ``status``."""
+        error = self._upstream_error(status, problem, exc)
+        try:
+            await self.admit(self._url_id, websocket=websocket)  # asked afresh: forgotten
+        except web.HTTPError as refusal:
+            if refusal.status_code == 404:
+                return refusal
+        except Redirect:
+            pass
+        return error
+
     # -- WebSocket -----------------------------------------------------------------------------
 
     async def _tunnel_websocket(self) -> None:
@@ -430,27 +425,29 @@ class ContainerProxyHandler(web.RequestHandler):
                 self.client.connect_timeout,
             )
         except asyncio.TimeoutError:
-            raise self._upstream_error(504, "did not accept the connection in time") from None
+            problem = "did not accept the connection in time"
+            raise await self._unanswered(504, problem, websocket=True) from None
         except OSError as exc:
-            raise self._upstream_error(502, "is not reachable", exc) from None
+            raise await self._unanswered(502, "is not reachable", exc, websocket=True) from None
         try:
             try:
                 tunnel.upstream.write(self._upgrade_request())
-                head = await asyncio.wait_for(tunnel.upstream.answer_head(), _UPGRADE_TIMEOUT)
-                start, headers = _parse_response_head(head)
-                if start.code != 101:  # an error page, a redirect...: an ordinary response
-                    reader = tunnel.upstream.to_reader()
-                    body = await asyncio.wait_for(_read_body(reader, headers), _UPGRADE_TIMEOUT)
-                    self._relay_head(start.code, start.reason, list(headers.get_all()))
-                    self.finish(body)
+                answer = await asyncio.wait_for(
+                    tunnel.upstream.answer(_MAX_REFUSAL_BODY), _UPGRADE_TIMEOUT
+                )
+                if answer.status != 101:  # an error page, a redirect...: an ordinary response
+                    self._relay_head(answer.status, answer.reason, answer.headers)
+                    self.finish(b"".join(tunnel.upstream.body))
                     return
+                if answer.upgraded is None:
+                    raise ParseError("a 101 answer without Upgrade")
             except (OSError, ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
                 raise self._upstream_error(
                     502, "answered the WebSocket upgrade badly", exc
                 ) from None
             self.set_status(101)
             client = self.detach()  # tornado steps aside: from here on the socket is ours
-            await tunnel.connect_client(client, head)
+            await tunnel.connect_client(client)
             await tunnel.closed
             self.application.log_request(self)
         finally:
@@ -472,26 +469,3 @@ def _origin_key(origin: str) -> tuple[str, str, int | None]:
     except ValueError:
         return ("", "", None)
     return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
-
-
-def _parse_response_head(head: bytes) -> tuple[httputil.ResponseStartLine, httputil.HTTPHeaders]:
-    start_line, _, header_lines = head.decode("latin-1").partition("\r\n")
-    return httputil.parse_response_start_line(start_line), httputil.HTTPHeaders.parse(header_lines)
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: httputil.HTTPHeaders) -> bytes:
-    """The (small) body of a non-101 answer to an upgrade request."""
-    body = bytearray()
-    if "chunked" in headers.get("Transfer-Encoding", "").lower():
-        while size := int((await reader.readline()).split(b";")[0], 16):
-            body += (await reader.readexactly(size + 2))[:-2]
-            if len(body) > _MAX_REFUSAL_BODY:
-                raise ValueError("body too long")
-    elif "Content-Length" in headers:
-        if int(headers["Content-Length"]) > _MAX_REFUSAL_BODY:
-            raise ValueError("body too long")
-        body += await reader.readexactly(int(headers["Content-Length"]))
-    else:  # until the upstream closes
-        while len(body) <= _MAX_REFUSAL_BODY and (data := await reader.read(_CHUNK)):
-            body += data
-    return bytes(body)

@@ -7,9 +7,12 @@ Hub. :func:`strip_credentials` is the one place that removes them from a request
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from urllib.parse import unquote_plus
+
+from .appsession import SESSION_COOKIE
 
 #: headers about one connection, not the message (RFC 9110 §7.6.1): never forwarded
 HOP_BY_HOP = frozenset(
@@ -30,7 +33,10 @@ _TOKEN_PARAMETERS = frozenset({"token"})
 #: login cookies (``username-<host>-<port>``), JupyterHub's (``jupyterhub-session-id``,
 #: ``jupyterhub-hub-login``, ``jupyterhub-user-<name>``, ``jupyterhub-services``...), the
 #: apps-origin session; a trailing ``*`` makes a prefix
-DEFAULT_CREDENTIAL_COOKIES = ("_xsrf", "username-*", "jupyterhub-*", "remoteapp-session*")
+DEFAULT_CREDENTIAL_COOKIES = (
+    *("_xsrf", "username-*", "jupyterhub-*", "remoteapp-session*"),
+    SESSION_COOKIE,
+)
 
 
 class CookieRule:
@@ -43,6 +49,12 @@ class CookieRule:
 
     def __call__(self, name: str) -> bool:
         return name in self.names or name.startswith(self.prefixes)
+
+
+@functools.lru_cache(maxsize=64)
+def cookie_rule(patterns: tuple[str, ...]) -> CookieRule:
+    """The CookieRule of ``patterns``, made once (a handler asks for it per request)."""
+    return CookieRule(patterns)
 
 
 def connection_tokens(values: Iterable[str]) -> frozenset[str]:
@@ -122,7 +134,7 @@ def without_token_param(uri: str) -> str:
     """A URI (request target or absolute URL) without ``token=`` in its query; the rest
     stays byte for byte."""
     path, question, query = uri.partition("?")
-    if "token" not in query:
+    if "token" not in query and "%" not in query:  # (a name may be percent-encoded)
         return uri
     query, hash_, fragment = query.partition("#")
     kept = [

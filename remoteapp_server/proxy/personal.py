@@ -16,12 +16,22 @@ from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from jupyter_server.auth import User
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.call_context import CallContext
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..core.errors import NotFound, RemoteAppError
+from .appsession import (
+    SESSION_PATH,
+    AppsOrigin,
+    AppsSession,
+    AppsSessionHandler,
+    AppsSessions,
+    frame_ancestors,
+    request_origin,
+)
 from .cache import TTLCache, identity_key
 from .handler import Admission, ContainerProxyHandler, Redirect, no_container, proxy_route
 from .upstream import ProxyClient
@@ -72,8 +82,21 @@ class JupyterProxyHandler(ContainerProxyHandler, JupyterHandler):
             client = self.settings[_SHARED_CLIENT]
         super().initialize(client, **options)
 
+    _refused_host: web.HTTPError | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        # first who it is, as in JupyterHandler.prepare: @web.authenticated (above) then
+        # sees the user whatever the base refuses (a '..' path is a 400 for the user)
+        try:
+            await self.authenticate()
+        except web.HTTPError as refusal:
+            self._refused_host = refusal
+        await super().prepare()
+
     async def admit(self, url_id: str, *, websocket: bool) -> Admission:
-        user = await self.authenticate()
+        if self._refused_host is not None:
+            raise self._refused_host
+        user: User | None = self.current_user
         if user is None:  # also when the server allows unauthenticated access
             if websocket or self.request.method not in ("GET", "HEAD"):
                 raise web.HTTPError(403, "Authentication required.")
@@ -167,3 +190,138 @@ async def close_proxy(settings: dict[str, Any]) -> None:
     client = settings.pop(_SHARED_CLIENT, None)
     if client is not None:
         await client.close()
+
+
+# -- apps on an origin of their own (proxy/appsession.py) -------------------------------------
+
+
+class AppsResolver(ProxyTargetResolver, Protocol):
+    async def locate(self, session: AppsSession) -> tuple[str, str]:
+        """(owner, target) of the container of an apps session; NotFound otherwise."""
+        ...
+
+
+class PersonalProxyHandler(JupyterProxyHandler):
+    """The proxy of a Jupyter server whose apps are served on an origin of their own.
+
+    Admits a request by, in this order:
+
+    1. the apps-session cookie of this container, on the origin the session's Lab
+       designated (its apps origin; its own when there is none and the fallback is
+       allowed); the answer may be framed by that Lab only;
+    2. on a Lab origin without an apps origin (the same-origin fallback): Jupyter's
+       credentials, as any Jupyter page (refused with ``apps_same_origin_fallback =
+       False``);
+    3. elsewhere a token in the ``Authorization`` header (scripts, the Python client; a
+       browser never sends one on its own), checked with the request's cookies hidden
+       from the identity provider, so that Jupyter's cookies alone never admit anything
+       on an apps origin or on a Lab origin that has one. No login redirect there.
+    """
+
+    #: the checks are made in admit(); the methods only answer what it decided
+    _proxy = allow_unauthenticated(ContainerProxyHandler._proxy)
+    get = head = post = put = patch = delete = options = _proxy
+
+    def initialize(  # type: ignore[override]
+        self,
+        resolver: AppsResolver,
+        apps: AppsOrigin,
+        sessions: AppsSessions,
+        **options: Any,
+    ) -> None:
+        self.apps = apps
+        self.sessions = sessions
+        super().initialize(resolver, **options)
+
+    def _frame_ancestors(self, value: str) -> None:
+        self.frame_ancestors = value
+        self.set_header("Content-Security-Policy", value)
+
+    async def admit(self, url_id: str, *, websocket: bool) -> Admission:
+        if not self.check_host():  # DNS rebinding: only the names Jupyter serves
+            raise web.HTTPError(403)
+        origin = request_origin(self.request)
+        session = self.sessions.from_cookies(self.request.headers.get("Cookie"), url_id)
+        if session is not None and self.apps.serves(origin, session):
+            self._frame_ancestors(frame_ancestors([session.lab_origin]))
+            try:
+                owner, target = await self.resolver.locate(session)  # type: ignore[attr-defined]
+            except NotFound:
+                raise no_container(url_id) from None
+            self.current_user = User(session.user)
+            return Admission(target, url_id, owner=owner, user=session.user)
+        self._frame_ancestors("frame-ancestors 'none'")
+        if self.apps.of(origin) is None:  # a Lab origin with no apps origin
+            if not self.apps.same_origin_fallback:
+                raise web.HTTPError(
+                    403, "Apps are not served on JupyterLab's origin (apps_same_origin_fallback)."
+                )
+            _warn_same_origin(self.log, origin)
+            self._frame_ancestors("frame-ancestors 'self'")
+            return await super().admit(url_id, websocket=websocket)
+        if not _TOKEN_HEADER.match(self.request.headers.get("Authorization", "")):
+            raise web.HTTPError(
+                403, "Open this app from JupyterLab (this origin takes an apps session only)."
+            )
+        cookies = self.request.headers.get_list("Cookie")
+        self.request.headers.pop("Cookie", None)
+        try:  # the token, not the Jupyter cookies the browser may hold for this origin
+            return await super().admit(url_id, websocket=websocket)
+        except Redirect:
+            raise web.HTTPError(403, "Authentication required.") from None
+        finally:
+            for value in cookies:
+                self.request.headers.add("Cookie", value)
+
+
+_TOKEN_HEADER = re.compile(r"\s*(token|bearer)\s+\S", re.IGNORECASE)
+_warned: set[str] = set()
+
+
+def _warn_same_origin(log: Any, origin: str) -> None:
+    if origin not in _warned and len(_warned) < 64:
+        _warned.add(origin)
+        log.warning(
+            "remoteapp: JupyterLab is reached at %s, which has no apps origin: apps are served"
+            " on JupyterLab's own origin, where an app's script can act as the user. Reach"
+            " JupyterLab at localhost or 127.0.0.1, set c.RemoteApp.apps_url, or refuse"
+            " this with c.RemoteApp.apps_same_origin_fallback = False.",
+            origin,
+        )
+
+
+class PersonalAppsSessionHandler(AppsSessionHandler):
+    """The apps-session endpoint in a Jupyter server (it checks its ticket itself)."""
+
+    get = allow_unauthenticated(AppsSessionHandler.get)
+
+
+def apps_handlers(
+    base_url: str,
+    resolver: AppsResolver,
+    apps: AppsOrigin,
+    sessions: AppsSessions,
+    *,
+    served_at: str | None = None,
+    **options: Any,
+) -> list[tuple[str, type[web.RequestHandler], dict[str, Any]]]:
+    """The proxy (:class:`PersonalProxyHandler`) and the apps-session endpoint
+    ``{base_url}remoteapp/apps-session`` of a Jupyter server. ``served_at``: the server's
+    real base URL, when the routes are given under ``/`` (an ExtensionApp's routes are
+    put under the server's base URL by jupyter_server; the redirect and the cookie's
+    path need the whole path)."""
+    prefix = url_path_join(base_url, "remoteapp/")
+    full_prefix = url_path_join(served_at or base_url, "remoteapp/")
+
+    def allowed(request: Any, session: AppsSession) -> bool:
+        return apps.serves(request_origin(request), session)
+
+    endpoint = (
+        f"{prefix}{SESSION_PATH}",
+        PersonalAppsSessionHandler,
+        {"sessions": sessions, "prefix": full_prefix, "allowed": allowed},
+    )
+    proxy = proxy_handlers(
+        base_url, resolver, handler=PersonalProxyHandler, apps=apps, sessions=sessions, **options
+    )
+    return [endpoint, *proxy]

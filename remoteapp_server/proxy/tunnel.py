@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from tornado import iostream
 
+from .http1 import ParseError, ResponseParser
+
 _CHUNK = 256 * 1024
 #: hand plain (non-TLS) WebSocket client connections from tornado to asyncio after the upgrade
 ADOPT_SOCKETS = True
@@ -20,52 +22,64 @@ ADOPT_SOCKETS = True
 class TunnelEnd(asyncio.Protocol):
     """One connection of a WebSocket tunnel, as an asyncio protocol.
 
-    Until the tunnel is linked it keeps what arrives (the container's answer head, and
-    whatever follows it); then every chunk goes straight to the other end's transport:
+    Until the tunnel is linked it keeps what arrives in ``pending`` (the container's answer,
+    and whatever follows it); then every chunk goes straight to the other end's transport:
     one callback and one send per chunk, no stream objects, no task switches.
     """
 
     transport: asyncio.Transport | None = None
     peer: TunnelEnd | _StreamEnd | None = None
-    reader: asyncio.StreamReader | None = None
     lost = False
+    _parser: ResponseParser | None = None
+    _answer: asyncio.Future[ResponseParser] | None = None
 
     def __init__(self, tunnel: Tunnel):
         self.tunnel = tunnel
         self.pending = bytearray()
-        self._head: asyncio.Future[int] | None = None
+        self.body: list[bytes] = []  # of an answer other than 101
+        self._body_size = 0
+        self._max_body = 0
 
     # -- before the link: the answer to the upgrade request --
-    async def answer_head(self) -> bytes:
-        """The head of the answer (up to the blank line); what follows stays in ``pending``."""
-        if self._head is None:
-            self._head = asyncio.get_running_loop().create_future()
-            self._check_head()
-        size = await self._head
-        head = bytes(self.pending[:size])
-        del self.pending[:size]
-        return head
-
-    def _check_head(self) -> None:
-        head = self._head
-        if head is None or head.done():
-            return
-        end = self.pending.find(b"\r\n\r\n")
-        if end >= 0:
-            head.set_result(end + 4)
-        elif len(self.pending) > 65536:
-            head.set_exception(ValueError("the answer head is too long"))
-        elif self.lost:
-            head.set_exception(asyncio.IncompleteReadError(bytes(self.pending), None))
-
-    def to_reader(self) -> asyncio.StreamReader:
-        """What follows the head, as a stream (the body of a non-101 answer)."""
-        self.reader = asyncio.StreamReader()
-        self.reader.feed_data(bytes(self.pending))
-        self.pending.clear()
+    async def answer(self, max_body: int) -> ResponseParser:
+        """The container's answer: a 101 (its raw head and what followed stay in
+        ``pending``, for the client), or another one, whole (its body in ``body``, at most
+        ``max_body`` bytes). Raises ParseError or IncompleteReadError."""
+        self._parser = ResponseParser("GET")
+        self._answer = asyncio.get_running_loop().create_future()
+        self._max_body = max_body
+        if self.pending:
+            self._feed(bytes(self.pending))
         if self.lost:
-            self.reader.feed_eof()
-        return self.reader
+            self._ended()
+        return await self._answer
+
+    def _feed(self, data: bytes) -> None:
+        answer, parser = self._answer, self._parser
+        if answer is None or parser is None or answer.done():
+            return
+        try:
+            pieces = parser.feed(data)
+        except ParseError as exc:
+            answer.set_exception(exc)
+            return
+        if pieces:
+            self.body += pieces
+            self._body_size += sum(map(len, pieces))
+            if self._body_size > self._max_body:
+                answer.set_exception(ParseError("the answer's body is too long"))
+                return
+        if parser.complete:
+            answer.set_result(parser)
+
+    def _ended(self) -> None:
+        answer, parser = self._answer, self._parser
+        if answer is None or parser is None or answer.done():
+            return
+        if parser.feed_eof():
+            answer.set_result(parser)
+        else:
+            answer.set_exception(asyncio.IncompleteReadError(bytes(self.pending), None))
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None
@@ -80,11 +94,9 @@ class TunnelEnd(asyncio.Protocol):
         if peer is not None:
             peer.write(data)
             self.tunnel.activity()
-        elif self.reader is not None:
-            self.reader.feed_data(data)
         else:
             self.pending += data
-            self._check_head()
+            self._feed(data)
 
     def eof_received(self) -> bool:
         return False  # close: a WebSocket has no use for half-closed connections
@@ -111,9 +123,7 @@ class TunnelEnd(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        self._check_head()
-        if self.reader is not None:
-            self.reader.feed_eof()
+        self._ended()
         self.tunnel.end_lost()
 
 
@@ -192,8 +202,8 @@ class Tunnel:
         self.client: TunnelEnd | _StreamEnd | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def connect_client(self, stream: iostream.IOStream, head: bytes) -> None:
-        """Send the 101 ``head`` to the client and link both ends."""
+    async def connect_client(self, stream: iostream.IOStream) -> None:
+        """Send the container's 101 (and what followed it) to the client, link both ends."""
         if ADOPT_SOCKETS and type(stream) is iostream.IOStream:
             # bytes tornado read past the request head (a client must wait for the 101, so
             # normally none), then the socket itself; tornado lets go of its own copy
@@ -213,7 +223,7 @@ class Tunnel:
             early = b""
             client = _StreamEnd(self, stream)
         self.client = client
-        client.write(head + bytes(self.upstream.pending))
+        client.write(bytes(self.upstream.pending))
         self.upstream.pending.clear()
         if early:
             self.upstream.write(early)

@@ -3,7 +3,8 @@
 Just what a reverse proxy needs and no more, on plain asyncio protocols: a request goes out
 as written (method, raw target, the client's headers in their order and case), the answer's
 head is parsed into a raw header list, and the body is handed over as it arrives, with its
-framing (Content-Length, chunked, or until the upstream closes) removed. No cookie jar, no
+framing (Content-Length, chunked, or until the upstream closes) removed: both by
+:class:`.http1.ResponseParser` (llhttp). No cookie jar, no
 redirects, no decompression, no automatic headers beyond ``Host`` when the client sent none.
 
 Compared with a general client (aiohttp) a proxied request costs about half the CPU, which is
@@ -18,7 +19,6 @@ import collections
 import errno
 import ipaddress
 import os
-import re
 import socket
 import sys
 import time
@@ -26,17 +26,12 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from .cache import TTLCache
+from .connection import Connection
+from .http1 import ParseError, ResponseParser
+
 T = TypeVar("T")
 
-_MAX_HEAD = 256 * 1024  # bytes of a response head (status line and headers)
-_READ_HIGH = 1024 * 1024  # buffered body bytes at which reading from the upstream pauses
-_JOIN_MAX = 256 * 1024  # smaller buffered pieces are handed on together
-_LF_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_LINE = re.compile(r"\r?\n")
-_STATUS_LINE = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: (.*))?")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in a header line (HTAB is whitespace)
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 _TCP_INFO = getattr(socket, "TCP_INFO", None)  # Linux
 _CONNECTED = (1, 8)  # tcp_info.tcpi_state (its first byte): ESTABLISHED, CLOSE_WAIT
@@ -53,138 +48,11 @@ def _wake(waiter: asyncio.Future[None]) -> bool:
     return True
 
 
-class _Connection(asyncio.Protocol):
-    """One TCP connection to an upstream: buffers what arrives, wakes whoever waits for it.
-
-    What arrives is kept as the ``bytes`` the transport read (no copying into one buffer):
-    a download moves from socket to socket as the same objects.
-    """
-
-    transport: asyncio.Transport
-    reused = False
-    idle_since = 0.0
-
-    def __init__(self) -> None:
-        self.chunks: collections.deque[bytes] = collections.deque()
-        self.size = 0  # bytes in chunks
-        self.eof = False  # the upstream closed (or the connection broke: then ``error``)
-        self.error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._drain: asyncio.Future[None] | None = None
-        self._reading_paused = False
-        self._writing_paused = False
-
-    # -- asyncio protocol --
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.size += len(data)
-        if self.size >= _READ_HIGH and not self._reading_paused:
-            self._reading_paused = True
-            self.transport.pause_reading()
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def eof_received(self) -> bool:
-        self.eof = True
-        self._wake()
-        return False  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
-        if exc is not None and self.error is None:
-            self.error = exc
-        self._wake()
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_exception(exc or ConnectionResetError("the upstream closed the connection"))
-            drain.exception()  # retrieved: the sender sees it, or nobody waits any more
-
-    def pause_writing(self) -> None:
-        self._writing_paused = True
-
-    def resume_writing(self) -> None:
-        self._writing_paused = False
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
-    # -- for the exchange --
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait_data(self) -> None:
-        """Until more bytes arrived or the connection ended."""
-        if self._reading_paused:  # the reader takes what is buffered: let more in
-            self._reading_paused = False
-            self.transport.resume_reading()
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
-
-    def take(self) -> bytes:
-        """What arrived: the oldest piece if that is big, else all that is here."""
-        chunks = self.chunks
-        if len(chunks) == 1 or len(chunks[0]) >= _JOIN_MAX:
-            data = chunks.popleft()
-        elif self.size <= _JOIN_MAX:
-            data = b"".join(chunks)
-            chunks.clear()
-        else:
-            data = chunks.popleft()
-            while chunks and len(data) + len(chunks[0]) <= _JOIN_MAX:
-                data += chunks.popleft()
-        self.size -= len(data)
-        if self._reading_paused and self.size < _READ_HIGH:
-            self._reading_paused = False
-            self.transport.resume_reading()
-        return data
-
-    def take_all(self) -> bytes:
-        data = self.chunks.popleft() if len(self.chunks) == 1 else b"".join(self.chunks)
-        self.chunks.clear()
-        self.size = 0
-        return data  # the reader waits for more, or gives it back: see wait_data
-
-    def unread(self, data: bytes) -> None:
-        """Give back what the reader took but did not use."""
-        if data:
-            self.chunks.appendleft(data)
-            self.size += len(data)
-
-    async def drain(self) -> None:
-        if self.eof:
-            raise self.error or ConnectionResetError("the upstream closed the connection")
-        if self._writing_paused:
-            self._drain = asyncio.get_running_loop().create_future()
-            try:
-                await self._drain
-            finally:
-                self._drain = None
-
-    @property
-    def usable(self) -> bool:
-        return not self.eof and not self.chunks and not self.transport.is_closing()
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def abort(self) -> None:
-        self.transport.abort()
-
-
 class _HostPool:
     """The connections to one upstream (host, port): idle ones, and a limit on all."""
 
     def __init__(self, host: str, limit: int) -> None:
-        self.idle: list[_Connection] = []
+        self.idle: list[Connection] = []
         self.slots = asyncio.Semaphore(limit)
         self.sweep: asyncio.TimerHandle | None = None
         self.unanswered = 0  # new connections whose answer has not begun
@@ -234,7 +102,7 @@ class UpstreamClient:
 
     async def _connection(
         self, pool: _HostPool, host: str, port: int, head: bytes, exchange: Exchange
-    ) -> _Connection:
+    ) -> Connection:
         """A pooled connection, or a new one; either way with ``head`` sent."""
         if exchange._ended:
             raise ConnectionAbortedError("the exchange was closed")
@@ -261,7 +129,7 @@ class UpstreamClient:
             except (BlockingIOError, InterruptedError):
                 sent = 0
             _, connection = await asyncio.get_running_loop().create_connection(
-                _Connection, sock=sock
+                Connection, sock=sock
             )
         except BaseException:
             sock.close()
@@ -318,7 +186,7 @@ class UpstreamClient:
                 return await connect
         return await asyncio.wait_for(connect, self.connect_timeout)  # pragma: no cover
 
-    def _keep(self, pool: _HostPool, connection: _Connection) -> None:
+    def _keep(self, pool: _HostPool, connection: Connection) -> None:
         if self.closed:
             connection.close()
             return
@@ -370,14 +238,11 @@ class Exchange:
     headers: list[tuple[str, str]]
     done = False  # the whole body was read
     body_sent = True  # the whole request body went out
-    _connection: _Connection | None = None
+    _connection: Connection | None = None
     _sender: asyncio.Task[None] | None = None
     _ended = False
-    _keep_alive = False
-    _remaining = -1  # body bytes still to come with a Content-Length; -1: other framing
-    _chunked = False
-    _chunk_left = 0  # of the current chunk (data + CRLF still to skip: see _take_chunked)
-    _chunk_state = 0  # 0: size line next, 1: data, 2: CRLF after data, 3: trailers
+    _parser: ResponseParser | None = None
+    _pending: list[bytes] = []  # body pieces that came with the head
     _unanswered = False  # a new connection counted in the pool's pace
 
     def __init__(self, client: UpstreamClient, pool: _HostPool, host: str, port: int) -> None:
@@ -475,91 +340,49 @@ class Exchange:
     async def _read_head(self) -> None:
         connection = self._connection
         assert connection is not None
+        parser = self._parser = ResponseParser(self._method)
         while True:
             if connection.chunks:
-                data = connection.take_all()
-                end = data.find(b"\r\n\r\n")
-                if end >= 0:
-                    size = end + 4
-                else:
-                    match = _LF_HEAD_END.search(data)
-                    size = match.end() if match else -1
-                if size >= 0:
-                    connection.unread(data[size:])
-                    if self._parse_head(data[:size].decode("latin-1")):
-                        return
-                    continue  # 1xx informational answers (100, 103): the answer follows
-                connection.unread(data)
-                if len(data) > _MAX_HEAD:
-                    raise UpstreamError("the answer's head is too long")
+                try:
+                    pieces = parser.feed(connection.take_all())
+                except ParseError as exc:
+                    raise UpstreamError(str(exc)) from None
+                if parser.head:
+                    self.status, self.reason, self.headers = (
+                        parser.status,
+                        parser.reason,
+                        parser.headers,
+                    )
+                    self._pending = pieces
+                    self.done = parser.complete and not pieces
+                    return
             if connection.eof:
                 if connection.error is not None:
                     raise UpstreamError(f"the connection broke: {connection.error}")
                 raise UpstreamError("closed the connection without an answer")
             await connection.wait_data()
 
-    def _parse_head(self, head: str) -> bool:
-        """Parse an answer head; False for an informational (1xx) one."""
-        start, *lines = _LINE.split(head.rstrip("\r\n"))
-        match = _STATUS_LINE.fullmatch(start)
-        if match is None:
-            raise UpstreamError(f"not an HTTP/1.x answer: {start[:80]!r}")
-        minor, code, reason = match.groups()
-        status = int(code)
-        headers = []
-        for line in lines:
-            name, colon, value = line.partition(":")
-            if not colon or not _TOKEN.fullmatch(name) or _CONTROL.search(value):
-                raise UpstreamError(f"bad header line: {line[:80]!r}")
-            value = value.strip(" \t")
-            if "\t" in value:
-                value = value.replace("\t", " ")
-            headers.append((name, value))
-        if 100 <= status < 200 and status != 101:
-            return False
-        self.status, self.reason, self.headers = status, reason or "", headers
-        self._frame(minor == "1")
-        return True
-
-    def _frame(self, http11: bool) -> None:
-        """Where the body ends, and whether the connection can carry another request."""
-        connection_tokens: set[str] = set()
-        encodings = ""
-        lengths: set[str] = set()
-        for name, value in self.headers:
-            key = name.lower()
-            if key == "connection":
-                connection_tokens.update(t.strip().lower() for t in value.split(","))
-            elif key == "transfer-encoding":
-                encodings = f"{encodings},{value}" if encodings else value
-            elif key == "content-length":
-                lengths.update(v.strip() for v in value.split(","))
-        self._keep_alive = (
-            "keep-alive" in connection_tokens if not http11 else "close" not in connection_tokens
-        )
-        status = self.status
-        if self._method == "HEAD" or status in (204, 304) or status < 200:
-            self._remaining = 0
-        elif encodings:
-            if encodings.rsplit(",", 1)[-1].strip().lower() == "chunked":
-                self._chunked = True
-            else:  # some other transfer coding: the body ends when the upstream closes
-                self._keep_alive = False
-        elif lengths:
-            if len(lengths) > 1 or not all(v.isdigit() and v.isascii() for v in lengths):
-                raise UpstreamError(f"bad Content-Length {sorted(lengths)}")
-            self._remaining = int(lengths.pop())
-        else:  # until the upstream closes
-            self._keep_alive = False
-        if self._remaining == 0:
-            self.done = True
-
     def read_now(self) -> bytes:
         """The body bytes that are already here (``done`` tells whether that was all)."""
-        connection = self._connection
-        if self.done or connection is None or not connection.chunks:
+        parser = self._parser
+        if parser is None or self.done:
             return b""
-        return self._take_chunked(connection) if self._chunked else self._take(connection)
+        pieces = self._pending
+        if pieces:
+            self._pending = []
+        else:
+            connection = self._connection
+            if parser.complete or connection is None or not connection.chunks:
+                self.done = parser.complete
+                return b""
+            try:
+                pieces = parser.feed(connection.take())
+            except ParseError as exc:
+                raise UpstreamError(str(exc)) from None
+        self.done = parser.complete and not self._pending
+        if len(pieces) == 1:
+            return pieces[0]
+        return b"".join(pieces)
 
     async def read(self) -> bytes:
         """The next part of the body; ``b""`` at its end. Raises :class:`UpstreamError` when
@@ -569,66 +392,18 @@ class Exchange:
             if data or self.done:
                 return data
             connection = self._connection
-            if connection is None:
+            if connection is None or self._parser is None:
                 raise UpstreamError("the exchange was closed")
+            if connection.chunks:  # what was taken held no body bytes (chunk sizes)
+                continue
             if connection.eof:  # and what is buffered is no complete part of the body
                 if connection.error is not None:
                     raise UpstreamError(f"the connection broke: {connection.error}")
-                if self._remaining < 0 and not self._chunked:  # until the upstream closes
+                if self._parser.feed_eof():  # a body until the upstream closes
                     self.done = True
                     return b""
                 raise UpstreamError("closed the connection before the end of the body")
             await connection.wait_data()
-
-    def _take(self, connection: _Connection) -> bytes:
-        data = connection.take()
-        remaining = self._remaining
-        if remaining >= 0:
-            if len(data) >= remaining:
-                connection.unread(data[remaining:])  # not ours: the connection is not reused
-                data = data[:remaining]
-                self.done = True
-            self._remaining = remaining - len(data)
-        return data
-
-    def _take_chunked(self, connection: _Connection) -> bytes:
-        buffer = connection.take_all()
-        pieces = []
-        position = 0
-        while position < len(buffer):
-            state = self._chunk_state
-            if state == 1:  # chunk data
-                end = min(len(buffer), position + self._chunk_left)
-                pieces.append(buffer[position:end])
-                self._chunk_left -= end - position
-                position = end
-                if self._chunk_left == 0:
-                    self._chunk_state = 2
-                continue
-            newline = buffer.find(b"\n", position)
-            if newline < 0:
-                if len(buffer) - position > 4096:
-                    raise UpstreamError("a chunk size line is too long")
-                break
-            line = buffer[position:newline].rstrip(b"\r")
-            position = newline + 1
-            if state == 0:  # size line, maybe with extensions
-                size = line.split(b";", 1)[0].strip(b" \t")
-                if not _CHUNK_SIZE.fullmatch(size):
-                    raise UpstreamError(f"bad chunk size {size[:20]!r}")
-                self._chunk_left = int(size, 16)
-                self._chunk_state = 1 if self._chunk_left else 3
-            elif state == 2:  # the CRLF after the data
-                if line:
-                    raise UpstreamError("a chunk is longer than its size")
-                self._chunk_state = 0
-            elif not line:  # the blank line after the (dropped) trailers: the end
-                self.done = True
-                break
-        connection.unread(buffer[position:])
-        if len(pieces) == 1:
-            return pieces[0]
-        return b"".join(pieces)
 
     # -- the end ------------------------------------------------------------------------------
 
@@ -640,7 +415,8 @@ class Exchange:
             and not self._ended
             and self.done
             and self.body_sent
-            and self._keep_alive
+            and self._parser is not None
+            and self._parser.reusable
             and connection.usable
         ):
             self._connection = None
@@ -691,7 +467,7 @@ class ProxyClient:
         self.connect_timeout = connect_timeout
         self.connections_per_container = connections_per_container
         self._upstream: UpstreamClient | None = None
-        self._addresses: dict[str, tuple[str, int]] = {}
+        self._addresses: TTLCache[str, tuple[str, int]] = TTLCache(3600.0, 4096)
 
     def exchange(self, target: str) -> Exchange:
         """One request to ``target`` (``http://host:port``, as an Admission gives it)."""
@@ -709,9 +485,8 @@ class ProxyClient:
             parts = urlsplit(target)
             if parts.scheme != "http" or not parts.hostname:
                 raise ValueError(f"not an http:// target: {target!r}")
-            if len(self._addresses) >= 4096:  # containers come and go
-                self._addresses.clear()
-            address = self._addresses[target] = (parts.hostname, parts.port or 80)
+            address = (parts.hostname, parts.port or 80)
+            self._addresses.put(target, address)
         return address
 
     async def close(self) -> None:

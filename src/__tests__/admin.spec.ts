@@ -5,10 +5,11 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { RemoteAppAPI, withQuery } from '../api';
+import { RemoteAppsRestClient, withQuery } from '../api';
 import { hasChoices } from '../commands';
 import {
   ADMIN_PAGE_SIZE,
@@ -78,7 +79,7 @@ describe('admin API queries', () => {
 
   it('sends the page and the grant filter', async () => {
     const urls: string[] = [];
-    const api = new RemoteAppAPI(
+    const api = new RemoteAppsRestClient(
       ServerConnection.makeSettings({
         baseUrl: BASE_URL,
         fetch: async (input: RequestInfo | URL) => {
@@ -297,7 +298,7 @@ describe('RemoteAppsAdminPanel', () => {
   });
 
   function open(server: FakeServer): HTMLElement {
-    const api = new RemoteAppAPI(
+    const api = new RemoteAppsRestClient(
       ServerConnection.makeSettings({ baseUrl: BASE_URL, fetch: server.fetch })
     );
     const model = {
@@ -305,7 +306,12 @@ describe('RemoteAppsAdminPanel', () => {
       changed: new Signal<unknown, void>({}),
       refresh: async () => undefined
     } as unknown as IRemoteApps;
-    panel = new RemoteAppsAdminPanel({ api, model, trans });
+    panel = new RemoteAppsAdminPanel({
+      api,
+      model,
+      trans,
+      commands: new CommandRegistry()
+    });
     Widget.attach(panel, document.body);
     return panel.node;
   }

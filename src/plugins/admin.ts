@@ -28,14 +28,19 @@ export const adminPlugin: JupyterFrontEndPlugin<void> = {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const api = model.api;
     // Do not hold up the activation: add the panel once `me` is known.
-    void api.me().then(
+    void model.getMe().then(
       async me => {
         if (!me.admin) {
           return;
         }
         // Only admins load the admin panel's code.
         const { RemoteAppsAdminPanel } = await import('../widgets/admin');
-        const panel = new RemoteAppsAdminPanel({ api, model, trans });
+        const panel = new RemoteAppsAdminPanel({
+          api,
+          model,
+          trans,
+          commands: app.commands
+        });
         panel.id = 'remoteapp-admin';
         panel.title.icon = remoteAppAdminIcon;
         panel.title.caption = trans.__('Remote Apps Admin');

@@ -57,7 +57,7 @@ export const corePlugin: JupyterFrontEndPlugin<IRemoteApps> = {
 
     // Do not delay the activation of JupyterLab: the request runs on its own,
     // and a missing server extension (404) only yields a warning.
-    void model.api.me().then(
+    void model.getMe().then(
       me => {
         console.log(
           trans.__(

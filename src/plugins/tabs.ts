@@ -77,13 +77,22 @@ export const tabsPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    // Tabs come back after a reload, by url_id; the open command shows a
-    // message when the container is gone.
+    // Tabs come back after a reload, by url_id (an admin's tab of someone
+    // else's app with the container as the admin list gave it: the user's
+    // `GET containers/{url_id}` does not know it); the open command asks for
+    // a fresh ticket, and shows a message when the container is gone.
     if (restorer) {
       void restorer.restore(tracker, {
         command: CommandIDs.open,
-        args: tab => ({ url_id: tab.urlId }),
-        name: tab => tab.urlId
+        args: tab =>
+          tab.owner
+            ? {
+                url_id: tab.urlId,
+                owner: tab.owner,
+                container: tab.lastContainer as any
+              }
+            : { url_id: tab.urlId },
+        name: tab => (tab.owner ? `${tab.urlId}@${tab.owner}` : tab.urlId)
       });
     }
 

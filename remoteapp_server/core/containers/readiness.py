@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+from ...proxy.http1 import ParseError, ResponseParser
 from ..errors import RemoteAppError
 
 
@@ -20,8 +21,9 @@ async def http_status(url: str, timeout: float = 2.0) -> int | None:
     """The status code of ``GET url`` (HTTP/1.1, no body read), or None if no answer.
 
     Plain asyncio streams: this is the hot loop of every start, so no client object,
-    no pool, no redirects. docker-proxy accepts connections before the app listens and
-    closes them at once; that reads as "no answer".
+    no pool, no redirects; the answer's head is read by the proxy's parser (llhttp).
+    docker-proxy accepts connections before the app listens and closes them at once; that
+    reads as "no answer".
     """
     parts = urlsplit(url)
     path = parts.path or "/"
@@ -39,15 +41,21 @@ async def http_status(url: str, timeout: float = 2.0) -> int | None:
             "User-Agent: remoteapp-readiness\r\n\r\n".encode("latin-1")
         )
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
-    except (OSError, asyncio.TimeoutError):
+        return await asyncio.wait_for(_status(reader), timeout)
+    except (OSError, asyncio.TimeoutError, ParseError):
         return None
     finally:
         writer.close()
-    fields = line.split()
-    if len(fields) >= 2 and fields[0].startswith(b"HTTP/") and fields[1].isdigit():
-        return int(fields[1])
-    return None
+
+
+async def _status(reader: asyncio.StreamReader) -> int | None:
+    parser = ResponseParser("GET")
+    while not parser.head:
+        data = await reader.read(65536)
+        if not data:
+            return None
+        parser.feed(data)
+    return parser.status
 
 
 #: Poll interval while an app is expected to come up: a connection attempt to a local
