@@ -184,7 +184,6 @@ class Deployment:
     missing: dict[str, str] = field(default_factory=dict)  # path -> why it is left out
     containers: list[str] = field(default_factory=list)
     floor_routes: list[str] = field(default_factory=list)
-    log_text: str = ""
     second_port: int = 0
 
     def start(self) -> None:
@@ -287,7 +286,6 @@ c.JupyterHub.load_roles.append(
                 except Exception:  # noqa: BLE001 - the proxy is going anyway
                     pass
             self.hub.stop()
-            self.log_text = self.hub.log_tail(100_000)
             if self.ctx.args.keep_logs:
                 shutil.copy(self.hub.log_path, self.ctx.args.keep_logs)
         if self.user:
@@ -579,7 +577,7 @@ def event_loops(dep: Deployment) -> str:
     names[str(dep.second_port)] = SECOND_SERVICE
     found: dict[str, list[str]] = defaultdict(list)
     pattern = r"service worker \d+ at http://[^:]+:(\d+).*?(\w+) loop\)"
-    for match in re.finditer(pattern, dep.log_text):
+    for match in re.finditer(pattern, dep.hub.log_tail(100_000) if dep.hub else ""):
         found[names.get(match[1], match[1])].append(match[2])
     return "; ".join(
         f"{name}: {len(kinds)} process(es), {'/'.join(sorted(set(kinds)))}"
