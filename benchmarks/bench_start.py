@@ -10,7 +10,7 @@ import http.client
 import json
 import secrets
 import time
-from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 from common import FLOOR_LABEL, VNCAPP, WEBAPP, Api, Stat, Table, fmt_ratio, ratio, verdict
 
@@ -68,7 +68,9 @@ async def ours_start(ctx, mapping_id: str, server=None) -> tuple[float, float]:
     posted = time.perf_counter() - t0
     if status != 201:
         raise RuntimeError(f"POST containers: HTTP {status} {container}")
-    url = urljoin(server.url, container["url"])  # absolute on the apps origin
+    # the path on the server's own origin (the answer's url may be on the apps origin):
+    # what the other benchmarks request too, with the server's token
+    url = server.url.rstrip("/") + urlsplit(container["url"]).path
     try:
         while True:
             async with ctx.session.get(url, headers=server.headers) as response:

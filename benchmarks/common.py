@@ -375,8 +375,10 @@ def build_bench_images(client) -> list[str]:
         'd="/www${JPY_BASE_USER_URL%/}/containers/${URL_ID}"; d=$(printf %s "$d" | tr -s /); '
         'mkdir -p "$d" && head -c 1024 /dev/zero > "$d/1k" '
         '&& head -c 262144 /dev/zero > "$d/256k" && '
-        + sparse
-        + " && exec /usr/local/bin/remoteapp-webapp-start"
+        # the same files under the per-user prefix of the old hub path (bench_hub.py)
+        'o="/www/user/${JPY_USER}/remoteapp/containers/${URL_ID}"; '
+        'if [ -n "$JPY_USER" ] && [ ! -e "$o" ]; then mkdir -p "${o%/*}" && ln -s "$d" "$o"; fi'
+        " && " + sparse + " && exec /usr/local/bin/remoteapp-webapp-start"
     )
     webapp = f"FROM {WEBAPP}\nCMD {json.dumps(['/bin/sh', '-c', prepare])}\n"
     script = base64.b64encode((HERE / "ws_echo.py").read_bytes()).decode()
@@ -441,6 +443,23 @@ async def profiled(ctx, pid: int, name: str, awaitable):
     finally:
         spy.send_signal(signal.SIGINT)
         await spy.wait()
+
+
+def baseline_source(revision: str, workdir: Path) -> Path:
+    """``remoteapp_server/`` as of ``revision`` (any git revision), unpacked under workdir."""
+    root = HERE.parent
+    target = workdir / "baseline-src"
+    target.mkdir()
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", "--format=tar", revision, "remoteapp_server"],
+            check=True,
+            capture_output=True,
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"--baseline {revision}: {exc.stderr.decode().strip()}") from exc
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 def tmpdir() -> Path:

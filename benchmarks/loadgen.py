@@ -10,6 +10,7 @@ used for HTTP request rates when it is installed, this module's aiohttp client o
     loadgen.py download URL [--header ...]                  # one streamed GET, bytes and MB/s
     loadgen.py ws-rtt URL --size B --duration S [--header ...]
     loadgen.py ws-stream URL --size B --duration S --window W [--header ...]
+    loadgen.py ws-sessions URL --concurrency N --size B --rate R --duration S [--header ...]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -287,10 +289,64 @@ async def ws_stream(
     return {"bytes": received, "seconds": elapsed, "mb_per_s": received / elapsed / 1e6}
 
 
+async def ws_sessions(
+    url: str, sessions: int, size: int, rate: float, duration: float, headers: dict[str, str]
+) -> dict:
+    """``sessions`` WebSockets at once, each receiving ``ws_echo.py``'s steady stream
+    (``rate`` frames of ``size`` bytes per second, stamped with their scheduled send time):
+    aggregate MB/s and the delay of every frame (arrival − schedule; same host, one clock).
+    The first second is a warm-up (connections, first frames), not counted."""
+    import aiohttp
+
+    separator = "&" if "?" in url else "?"
+    stream_url = f"{url}{separator}stream={size}x{rate:g}"
+    delays: list[float] = []
+    counted = {"bytes": 0, "frames": 0, "lost": 0}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        sockets = await asyncio.gather(
+            *(
+                session.ws_connect(stream_url, headers=headers, max_msg_size=0)
+                for _ in range(sessions)
+            )
+        )
+        start = time.time() + 1.0
+        stop = start + duration
+
+        async def receive(ws) -> None:
+            expected = None
+            while True:
+                message = await ws.receive(timeout=30)
+                now = time.time()
+                if message.type != aiohttp.WSMsgType.BINARY or now >= stop:
+                    return
+                stamp, number = struct.unpack_from("!dQ", message.data)
+                if expected is not None and number != expected:
+                    counted["lost"] += abs(number - expected)
+                expected = number + 1
+                if now >= start:
+                    delays.append(now - stamp)
+                    counted["bytes"] += len(message.data)
+                    counted["frames"] += 1
+
+        await asyncio.gather(*(receive(ws) for ws in sockets))
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    offered = sessions * size * rate
+    return {
+        "sessions": sessions,
+        "frames": counted["frames"],
+        "lost": counted["lost"],
+        "mb_per_s": counted["bytes"] / duration / 1e6,
+        "offered_mb_per_s": offered / 1e6,
+        "max_ms": max(delays) * 1e3 if delays else float("nan"),
+        **latency_summary(delays),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("http", "requests", "download", "ws-rtt", "ws-stream"):
+    for name in ("http", "requests", "download", "ws-rtt", "ws-stream", "ws-sessions"):
         command = sub.add_parser(name)
         command.add_argument("url")
         command.add_argument("--header", action="append", default=[])
@@ -300,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--warmup", type=int, default=5)
         command.add_argument("--size", type=int, default=1024)
         command.add_argument("--window", type=int, default=8)
+        command.add_argument("--rate", type=float, default=30.0)
         command.add_argument("--tool", choices=("auto", "wrk", "aiohttp"), default="auto")
     args = parser.parse_args(argv)
     headers = parse_headers(args.header)
@@ -315,6 +372,10 @@ def main(argv: list[str] | None = None) -> None:
         result = download(args.url, headers, limit_seconds=max(args.duration, 1.0))
     elif args.command == "ws-rtt":
         result = asyncio.run(ws_rtt(args.url, args.size, args.duration, headers))
+    elif args.command == "ws-sessions":
+        result = asyncio.run(
+            ws_sessions(args.url, args.concurrency, args.size, args.rate, args.duration, headers)
+        )
     else:
         result = asyncio.run(ws_stream(args.url, args.size, args.duration, args.window, headers))
     json.dump(result, sys.stdout)

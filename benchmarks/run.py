@@ -21,7 +21,6 @@ import platform
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import aiohttp  # noqa: E402
 import bench_api  # noqa: E402
 import bench_concurrency  # noqa: E402
 import bench_http  # noqa: E402
+import bench_hub  # noqa: E402
 import bench_start  # noqa: E402
 import bench_ws  # noqa: E402
 from common import (  # noqa: E402
@@ -45,6 +45,7 @@ from common import (  # noqa: E402
     Api,
     JupyterServer,
     Table,
+    baseline_source,
     build_bench_images,
     docker_client,
     remove_containers,
@@ -57,7 +58,10 @@ BENCHMARKS = {
     "ws": bench_ws.run,
     "api": bench_api.run,
     "concurrency": bench_concurrency.run,
+    "hub": bench_hub.run,
 }
+#: benchmarks that start their own servers (not the personal-mode ones of ``setup``)
+SELF_CONTAINED = {"hub"}
 BEGIN, END = "<!-- BEGIN GENERATED: benchmarks/run.py -->", "<!-- END GENERATED -->"
 
 
@@ -79,6 +83,8 @@ class Sizes:
     crowd_starts: int
     crowd_repeat: int
     warmup: bool
+    hub_concurrency: int = 8  # HTTP clients of the hub benchmark (busybox backlog: 9)
+    hub_sessions: int = 50  # desktop-like WebSocket sessions at once
 
 
 def sizes(args: argparse.Namespace) -> Sizes:
@@ -87,7 +93,7 @@ def sizes(args: argparse.Namespace) -> Sizes:
             repeat=args.repeat or 1, duration=args.duration or 0.2, concurrency=4,
             big=16 * 1024 * 1024, big_name="16m", scale_users=200, scale_apps=20,
             scale_grants_per_user=10, api_requests=5, api_seconds=0.5, crowd_users=2,
-            crowd_starts=2, crowd_repeat=1, warmup=False,
+            crowd_starts=2, crowd_repeat=1, warmup=False, hub_concurrency=4, hub_sessions=3,
         )  # fmt: skip
     repeat = args.repeat or 5
     return Sizes(
@@ -133,7 +139,7 @@ def jsp_available() -> bool:
     return True
 
 
-async def setup(ctx: Context) -> None:
+async def setup(ctx: Context, personal: bool = True) -> None:
     images = {t for i in ctx.docker.images.list() for t in i.tags}
     missing = [tag for tag in (WEBAPP, VNCAPP) if tag not in images]
     if missing:
@@ -142,6 +148,8 @@ async def setup(ctx: Context) -> None:
         )
     ctx.log("building the benchmark images")
     await asyncio.to_thread(build_bench_images, ctx.docker)
+    if not personal:
+        return
 
     ctx.log("preparing the accounting database")
     ctx.db_path = ctx.workdir / "remoteapp.sqlite"
@@ -197,23 +205,6 @@ async def setup(ctx: Context) -> None:
     ctx.api = Api(ctx.session, ctx.ours)
 
 
-def baseline_source(revision: str, workdir: Path) -> Path:
-    """``remoteapp_server/`` as of ``revision`` (any git revision), unpacked under workdir."""
-    root = HERE.parent
-    target = workdir / "baseline-src"
-    target.mkdir()
-    try:
-        archive = subprocess.run(
-            ["git", "-C", str(root), "archive", "--format=tar", revision, "remoteapp_server"],
-            check=True,
-            capture_output=True,
-        ).stdout
-    except subprocess.CalledProcessError as exc:
-        raise SystemExit(f"--baseline {revision}: {exc.stderr.decode().strip()}") from exc
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
-
-
 async def teardown(ctx: Context) -> None:
     if ctx.session is not None:
         await ctx.session.close()
@@ -230,10 +221,10 @@ async def teardown(ctx: Context) -> None:
                 pass
 
 
-def header(ctx: Context, started: float) -> str:
+def header(ctx: Context, started: float, title: str = "Results") -> str:
     load = os.getloadavg()
     lines = [
-        "## Results",
+        f"## {title}",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))}"
         f" ({'--quick' if ctx.args.quick else 'full'}, {ctx.sizes.repeat} repeat(s),"
@@ -248,17 +239,28 @@ def header(ctx: Context, started: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(path: Path, text: str) -> None:
-    """Replace the generated block of ``path``, keeping whatever is written around it."""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if path.exists():
-        old = path.read_text()
-        if BEGIN in old and END in old:
-            before, _, rest = old.partition(BEGIN)
-            _, _, after = rest.partition(END)
-            path.write_text(before + block + after)
-            return
-    path.write_text("# remoteapp benchmarks: results\n\n" + block + "\n")
+def markers(block: str) -> tuple[str, str]:
+    """The markers of a generated block: the main one, or a self-contained benchmark's."""
+    if not block:
+        return BEGIN, END
+    return f"<!-- BEGIN GENERATED: benchmarks/run.py --only {block} -->", END
+
+
+def write_results(path: Path, blocks: dict[str, str]) -> None:
+    """Replace the generated blocks of ``path`` (``""``: the main one; a self-contained
+    benchmark's own, e.g. ``hub``), keeping whatever is written around them; a block not
+    there yet is appended."""
+    old = path.read_text() if path.exists() else "# remoteapp benchmarks: results\n"
+    for name, text in blocks.items():
+        begin, end = markers(name)
+        block = f"{begin}\n{text}\n{end}"
+        if begin in old and end in old.partition(begin)[2]:
+            before, _, rest = old.partition(begin)
+            _, _, after = rest.partition(end)
+            old = before + block + after
+        else:
+            old = old.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(old)
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -276,30 +278,36 @@ async def main_async(args: argparse.Namespace) -> int:
     unknown = set(selected) - set(BENCHMARKS)
     if unknown:
         raise SystemExit(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    tables: list[Table] = []
+    tables: dict[str, list[Table]] = {}  # block ("" or a self-contained benchmark) -> tables
     failures = 0
     try:
-        await setup(ctx)
+        await setup(ctx, personal=bool(set(selected) - SELF_CONTAINED))
         for name in selected:
             ctx.log(f"benchmark: {name}")
             try:
-                tables += await BENCHMARKS[name](ctx)
+                found = await BENCHMARKS[name](ctx)
             except Exception as exc:  # noqa: BLE001 - report it, go on with the others
                 failures += 1
                 ctx.log(f"benchmark {name} failed: {type(exc).__name__}: {exc}")
                 table = Table(f"{name}: failed", ["error"])
                 table.add(f"{type(exc).__name__}: {exc}".replace("|", "/")[:500])
-                tables.append(table)
+                found = [table]
                 if args.fail_fast:
                     raise
+            tables.setdefault(name if name in SELF_CONTAINED else "", []).extend(found)
             await asyncio.to_thread(remove_containers, ctx.docker, ctx.realm, ctx.run_id)
     finally:
         await teardown(ctx)
         shutil.rmtree(ctx.workdir, ignore_errors=True)
         ctx.docker.close()
-    text = header(ctx, started) + "\n" + "\n".join(t.markdown() for t in tables)
-    print(text)
-    write_results(Path(args.output), text)
+    blocks = {
+        block: header(ctx, started, f"Results: --only {block}" if block else "Results")
+        + "\n"
+        + "\n".join(t.markdown() for t in found)
+        for block, found in tables.items()
+    }
+    print("\n".join(blocks.values()))
+    write_results(Path(args.output), blocks)
     return 1 if failures else 0
 
 
@@ -324,6 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="DIR", help="py-spy profiles of our server into DIR")
     parser.add_argument("--silent", action="store_true", help="no progress on stderr")
     parser.add_argument("--run-id", default="", help="names this run's realm and labels")
+    parser.add_argument("--keep-logs", metavar="PATH", help="hub: copy the Hub's log there")
+    parser.add_argument(
+        "--hub-old",
+        metavar="REV",
+        default="",
+        help="hub: the revision of the old path's single-user server code (default: "
+        "the last one before issue 11)",
+    )
     args = parser.parse_args(argv)
     args.load_before = os.getloadavg()[0]
 

@@ -6,7 +6,10 @@ Listens on 0.0.0.0:$PORT (8888). Any path: a GET without ``Upgrade`` answers 200
 keep-alive connection (the readiness check of remoteapp; ``.../1k`` and ``.../256k`` give
 bodies of that size for the keep-alive rows of the HTTP benchmark), a WebSocket upgrade is
 accepted (first offered subprotocol echoed back) and every data frame comes back with the
-same opcode and payload. Unmasking
+same opcode and payload; an upgrade whose query has ``stream=<size>x<rate>`` is a steady
+stream instead (a desktop's screen updates): ``rate`` binary frames of ``size`` bytes per
+second, each starting with its scheduled send time (``!d``, seconds since the epoch) and
+its number (``!Q``), whatever the client sends but a close. Unmasking
 XORs whole payloads as big integers, so the echo costs microseconds per 64 KiB frame.
 """
 
@@ -16,7 +19,9 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
 import struct
+import time
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -68,18 +73,60 @@ async def serve_http(reader, writer, request_line: str, headers) -> bool:
     return headers.get("connection", "").lower() != "close"
 
 
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    b0, b1 = await reader.readexactly(2)
+    length = b1 & 0x7F
+    if length == 126:
+        (length,) = struct.unpack("!H", await reader.readexactly(2))
+    elif length == 127:
+        (length,) = struct.unpack("!Q", await reader.readexactly(8))
+    mask = await reader.readexactly(4) if b1 & 0x80 else b""
+    payload = await reader.readexactly(length)
+    if mask:
+        payload = unmask(payload, mask)
+    return b0, payload
+
+
+async def stream(reader, writer, size: int, rate: float) -> None:
+    """``rate`` frames of ``size`` bytes per second, on schedule (late ones go at once,
+    stamped with the time they were due: the stamp measures every delay on the way)."""
+    loop = asyncio.get_running_loop()
+    closed = asyncio.Event()
+
+    async def watch() -> None:  # a close from the client ends the stream
+        try:
+            while True:
+                b0, payload = await read_frame(reader)
+                if b0 & 0x0F == 0x8:
+                    writer.write(frame_head(0x88, len(payload)) + payload)
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        closed.set()
+
+    watcher = asyncio.ensure_future(watch())
+    size = max(size, 16)
+    head, pad = frame_head(0x82, size), bytes(size - 16)
+    interval = 1.0 / rate
+    wall, start = time.time(), loop.time()
+    number = 0
+    try:
+        while not closed.is_set():
+            wait = start + number * interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                if closed.is_set():
+                    break
+            writer.write(head + struct.pack("!dQ", wall + number * interval, number) + pad)
+            await writer.drain()
+            number += 1
+    finally:
+        watcher.cancel()
+
+
 async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     while True:
-        b0, b1 = await reader.readexactly(2)
-        length = b1 & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", await reader.readexactly(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", await reader.readexactly(8))
-        mask = await reader.readexactly(4) if b1 & 0x80 else b""
-        payload = await reader.readexactly(length)
-        if mask:
-            payload = unmask(payload, mask)
+        b0, payload = await read_frame(reader)
         opcode = b0 & 0x0F
         if opcode == 0x9:  # ping -> pong
             b0 = (b0 & 0xF0) | 0xA
@@ -113,7 +160,11 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 response.append(b"Sec-WebSocket-Protocol: " + protocols.split(",")[0].encode())
             writer.write(b"\r\n".join(response) + b"\r\n\r\n")
             await writer.drain()
-            await echo(reader, writer)
+            wanted = re.search(r"[?&]stream=(\d+)x([\d.]+)", request_line.split(" ")[1])
+            if wanted:
+                await stream(reader, writer, int(wanted[1]), float(wanted[2]))
+            else:
+                await echo(reader, writer)
             return
     except (asyncio.IncompleteReadError, ConnectionError, KeyError, ValueError):
         pass

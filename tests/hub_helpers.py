@@ -116,7 +116,13 @@ class Hub:
         public_url: str | None = None,
         apps_listen_url: str | None = None,
         port: int | None = None,
+        log_level: str = "DEBUG",
+        extra_config: str = "",
+        hub_options: dict[str, Any] | None = None,
     ):
+        """``hub_options``: keyword arguments of ``configure_hub`` over the ones here;
+        ``extra_config``: Python lines appended to ``jupyterhub_config.py`` (``c`` is in
+        scope)."""
         self.workdir = workdir
         self.user_python = user_python
         self.port = port or free_port()
@@ -131,11 +137,36 @@ class Hub:
         if apps_listen_url:
             self.service_options["apps_listen_url"] = apps_listen_url
         self.harness_token = secrets.token_hex(32)
+        self.proxy_api_url = f"http://127.0.0.1:{free_port()}"
+        self.proxy_auth_token = secrets.token_hex(32)
+        self.log_level = log_level
+        self.extra_config = extra_config
+        self.hub_options = hub_options or {}
         self.admin_users = admin_users
         self.realm = realm
         self.accounting_url = accounting_url
         self.process: subprocess.Popen | None = None
         self.log_path = workdir / "jupyterhub.log"
+
+    def hub_config_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``configure_hub`` in the Hub's configuration."""
+        return {
+            "service_url": f"http://127.0.0.1:{self.service_port}",
+            "apps_url": self.apps_url,
+            "hub_url": self.public_url,
+            "workers": self.workers,
+            # activity_interval: the test sees activity posted for each request
+            "service_options": self.service_options,
+            "admin_users": self.admin_users,
+            "python": sys.executable,
+            "remoteapp_options": {
+                "accounting_url": self.accounting_url,
+                "realm": self.realm,
+                "stop_timeout": 1,
+                "start_timeout": 30,
+            },
+            **self.hub_options,
+        }
 
     def write_config(self) -> Path:
         config = self.workdir / "jupyterhub_config.py"
@@ -147,7 +178,8 @@ class Hub:
                 c.JupyterHub.bind_url = {self.url!r}
                 c.JupyterHub.hub_ip = "127.0.0.1"
                 c.JupyterHub.hub_port = {free_port()}
-                c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
+                c.ConfigurableHTTPProxy.api_url = {self.proxy_api_url!r}
+                c.ConfigurableHTTPProxy.auth_token = {self.proxy_auth_token!r}
                 c.ConfigurableHTTPProxy.command = [{str(ensure_chp())!r}]
                 c.JupyterHub.db_url = "sqlite:///{self.workdir}/jupyterhub.sqlite"
                 c.JupyterHub.cookie_secret_file = "{self.workdir}/cookie_secret"
@@ -160,25 +192,9 @@ class Hub:
                 c.Spawner.default_url = "/lab"
                 c.Spawner.http_timeout = 60
                 c.Spawner.start_timeout = 60
-                c.JupyterHub.log_level = "DEBUG"
+                c.JupyterHub.log_level = {self.log_level!r}
 
-                configure_hub(
-                    c,
-                    service_url="http://127.0.0.1:{self.service_port}",
-                    apps_url={self.apps_url!r},
-                    hub_url={self.public_url!r},
-                    workers={self.workers!r},
-                    # activity_interval: the test sees activity posted for each request
-                    service_options={self.service_options!r},
-                    admin_users={self.admin_users!r},
-                    python={sys.executable!r},
-                    remoteapp_options={{
-                        "accounting_url": {self.accounting_url!r},
-                        "realm": {self.realm!r},
-                        "stop_timeout": 1,
-                        "start_timeout": 30,
-                    }},
-                )
+                configure_hub(c, **{self.hub_config_options()!r})
                 # the test harness: creates users, starts their servers, reads tokens
                 c.JupyterHub.services.append(
                     {{"name": "harness", "api_token": {self.harness_token!r}}}
@@ -192,6 +208,7 @@ class Hub:
                 )
                 """
             )
+            + textwrap.dedent(self.extra_config)
         )
         return config
 
@@ -200,7 +217,8 @@ class Hub:
         # PYTHONPATH (kept by JupyterHub for its service and servers): this checkout's
         # remoteapp_server even when the venv's editable install points to another one
         checkout = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}", PYTHONPATH=checkout)
+        path = os.pathsep.join(filter(None, [checkout, os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}", PYTHONPATH=path)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (kept open while it runs)
         self.process = subprocess.Popen(
             [str(VENV_BIN / "jupyterhub"), "-f", str(config)],
@@ -253,6 +271,17 @@ class Hub:
         return requests.request(
             method, f"{self.url}/hub/api/{path}", headers=headers, timeout=30, **kwargs
         )
+
+    def proxy_route(self, path: str, target: str | None) -> None:
+        """Add (``target``) or remove (None) a route of configurable-http-proxy, through its
+        REST API (the Hub ignores routes it did not add)."""
+        headers = {"Authorization": f"token {self.proxy_auth_token}"}
+        url = f"{self.proxy_api_url}/api/routes{path}"
+        if target is None:
+            answer = requests.delete(url, headers=headers, timeout=10)
+        else:
+            answer = requests.post(url, headers=headers, json={"target": target}, timeout=10)
+        answer.raise_for_status()
 
     def start_servers(self, names: list[str], timeout: float = 60) -> None:
         for name in names:

@@ -6,8 +6,10 @@ the measured ones."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +36,7 @@ def test_quick_benchmark_run(docker_client, tmp_path):
     output = tmp_path / "results.md"
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--silent"]
+        + ["--only", "start,http,ws,api,concurrency"]  # hub: test below
         + ["--run-id", run_id, "--output", str(output)],
         capture_output=True,
         text=True,
@@ -56,3 +59,40 @@ def test_quick_benchmark_run(docker_client, tmp_path):
         all=True, filters={"label": f"remoteapp.bench.run={run_id}"}
     )
     assert left == []
+
+
+@pytest.mark.docker
+@pytest.mark.hub
+@pytest.mark.slow
+def test_quick_hub_benchmark_run(docker_client, tmp_path):
+    """``--quick --only hub``: a real Hub, CHP, the service (and a second one with two
+    workers), a single-user server on the old revision's code; every path of the table is
+    measured, and nothing is left behind."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: creates a system user and spawns its server")
+    if shutil.which("npm") is None and not (ROOT / ".hub").exists():
+        pytest.skip("needs npm for configurable-http-proxy")
+    run_id = f"smoke{secrets.token_hex(3)}"
+    output = tmp_path / "results.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--silent"]
+        + ["--only", "hub", "--run-id", run_id, "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = output.read_text()
+    titles = re.findall(r"^### (.+)$", text, re.MULTILINE)
+    assert [t for t in titles if t.startswith("6. Hub mode")], titles
+    assert "not measured" not in text, text
+    header = next(line for line in text.splitlines() if line.startswith("| metric |"))
+    for path in ("(a) floor", "(b) old", "(c) new", "(d) new", "(d×2) new"):
+        assert path in header, header
+    assert re.search(r"\| 3 sessions: p99 frame delay \(ms\) \| [\d.]+ \|", text), text
+    left = docker_client.containers.list(
+        all=True, filters={"label": f"{NAMESPACE}runinfo.realm=remoteapp-bench-{run_id}"}
+    )
+    assert left == []
+    assert subprocess.run(["id", f"rb{run_id}"], capture_output=True).returncode != 0
