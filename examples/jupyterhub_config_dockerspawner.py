@@ -110,6 +110,9 @@ configure_hub(
     # the servers' façade forwards the Lab's remoteapp API calls there
     # (servers_service_url defaults to service_url + /services/remoteapp/)
     service_url=service_url,
+    # the Hub's public URL: the Lab's origin, the only one that may frame apps and open
+    # the desktops' RFB WebSockets (the service cannot tell it from the façade's calls)
+    hub_url=c.JupyterHub.bind_url,
     admin_users=os.environ.get("REMOTEAPP_HUB_ADMINS", "alice").split(),
     remoteapp_options={"accounting_url": str(state / "remoteapp.sqlite")},
 )

@@ -105,8 +105,14 @@ async def test_a_bodyless_post_refuses_any_body(users):
         "containers", {"mapping_id": await grant(alice, WEBAPP, "bob")}
     )
     path = f"containers/{container['url_id']}/ticket"
-    for raw in (b"{}", b"x", b"null"):
-        assert_error(*await bob.post(path, raw=raw), 400, "takes no body", raw)
+    # the body is optional, and only {"purpose": "frame" | "websocket"}
+    for raw, fragment in (
+        (b"x", "not valid JSON"),
+        (b"null", "must be a JSON object"),
+        (b'{"purpose": "other"}', "purpose must be"),
+        (b'{"url_id": "x"}', "unknown field"),
+    ):
+        assert_error(*await bob.post(path, raw=raw), 400, fragment, raw)
     assert_error(*await bob.post(path, raw=b" " * (MAX_JSON_BODY + 1)), 413, "larger than")
     code, ticket = await bob.post(path)
     assert code == 200 and ticket["expires_in"] == 30
